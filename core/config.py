@@ -1,0 +1,206 @@
+"""TrainConfig: every setting of a run, validated up front so a bad value never reaches torch."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from core.errors import ConfigError
+from core.optim import OPTIMIZERS, state_slots
+
+INITS = {
+    "normal": "N(0, 1), PyTorch's default for nn.Embedding",
+    "small_normal": "N(0, 0.02), as GPT-2 initialises its token table",
+    "uniform": "U(-1, 1)",
+    "xavier": "Xavier/Glorot uniform: U(-a, a), a = sqrt(6 / (V + D))",
+    "zeros": "all zeros: every row starts equal",
+}
+
+MAX_VOCAB = 200_000
+MAX_DIM = 16_384
+MAX_BATCH = 65_536
+MAX_WINDOW = 20
+MAX_LR = 100.0  # beyond this a step overflows float32 before the loss can warn (see TrainingDiverged)
+MEMORY_BUDGET_BYTES = 2 * 1024**3  # weights + gradients + optimizer state of the trained tables
+MAX_CORPUS_CHARS = 5_000_000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: the table's shape, the optimizer, the batches and the corpus."""
+
+    vocab_size: int = 60
+    dim: int = 16
+    optimizer: str = "adam"
+    lr: float = 0.05
+    momentum: float = 0.0
+    nesterov: bool = False
+    beta1: float = 0.9
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    seed: int = 0
+    init: str = "normal"
+    padding_idx: int | None = None
+    max_norm: float | None = None
+    sparse: bool = False
+    tie_weights: bool = False
+    window: int = 2
+    corpus_text: str | None = None
+
+    def __post_init__(self) -> None:
+        for check in _CHECKS:
+            check(self)
+
+    @property
+    def sparse_grad(self) -> bool:
+        """Whether the embedding makes sparse gradients: asked for, or implied by SparseAdam."""
+        return self.sparse or self.optimizer == "sparse_adam"
+
+    @property
+    def uses_padding(self) -> bool:
+        return self.padding_idx is not None
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with some fields changed (validated like any other)."""
+        return TrainConfig(**{**asdict(self), **changes})
+
+    def memory_bytes(self) -> int:
+        """Bytes of weights, gradients and optimizer state for the embedding (and an untied head)."""
+        tables = 1 if self.tie_weights else 2
+        per_value = 4 * (2 + state_slots(self.optimizer, self.momentum))  # float32: weight, grad, state
+        return tables * self.vocab_size * self.dim * per_value
+
+
+FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _int_in(cfg: TrainConfig, name: str, low: int, high: int, what: str) -> None:
+    value = getattr(cfg, name)
+    if not _is_int(value):
+        raise ConfigError(name, f"{what} must be a whole number, got {value!r}.")
+    if not low <= value <= high:
+        raise ConfigError(name, f"{what} must be between {low:,} and {high:,}; you asked for {value:,}.")
+
+
+def _check_sizes(cfg: TrainConfig) -> None:
+    _int_in(cfg, "vocab_size", 2, MAX_VOCAB, "Vocabulary size")
+    _int_in(cfg, "dim", 1, MAX_DIM, "Embedding dimension")
+    _int_in(cfg, "batch_size", 1, MAX_BATCH, "Batch size")
+    _int_in(cfg, "window", 1, MAX_WINDOW, "Context window")
+    _int_in(cfg, "seed", 0, 2**31 - 1, "Seed")
+
+
+def _check_optimizer(cfg: TrainConfig) -> None:
+    if cfg.optimizer not in OPTIMIZERS:
+        names = ", ".join(OPTIMIZERS)
+        raise ConfigError("optimizer", f"Unknown optimizer {cfg.optimizer!r}; choose one of: {names}.")
+    if not _is_number(cfg.lr) or not math.isfinite(cfg.lr) or not 0 < cfg.lr <= MAX_LR:
+        raise ConfigError(
+            "lr", f"Learning rate must be a number above 0 and at most {MAX_LR:g}; you asked for {cfg.lr!r}."
+        )
+    if not _is_number(cfg.momentum) or not 0 <= cfg.momentum < 1:
+        raise ConfigError("momentum", f"Momentum must be in [0, 1); you asked for {cfg.momentum!r}.")
+    for name in ("beta1", "beta2"):
+        value = getattr(cfg, name)
+        if not _is_number(value) or not 0 <= value < 1:
+            raise ConfigError(name, f"Adam's {name} must be in [0, 1); you asked for {value!r}.")
+    if not _is_number(cfg.weight_decay) or not math.isfinite(cfg.weight_decay) or cfg.weight_decay < 0:
+        raise ConfigError(
+            "weight_decay",
+            f"Weight decay must be 0 or a positive number; you asked for {cfg.weight_decay!r}.",
+        )
+    if cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum == 0):
+        raise ConfigError("nesterov", "Nesterov momentum needs the SGD optimizer and a momentum above 0.")
+
+
+def _check_embedding(cfg: TrainConfig) -> None:
+    if cfg.init not in INITS:
+        raise ConfigError("init", f"Unknown init {cfg.init!r}; choose one of: {', '.join(INITS)}.")
+    if cfg.padding_idx is not None:
+        if not _is_int(cfg.padding_idx) or not 0 <= cfg.padding_idx < cfg.vocab_size:
+            raise ConfigError(
+                "padding_idx",
+                f"padding_idx must be a row of the table, 0 to {cfg.vocab_size - 1}, or empty for none; "
+                f"you asked for {cfg.padding_idx!r}.",
+            )
+        if cfg.vocab_size < 3:
+            raise ConfigError("padding_idx", "A padding row needs a vocabulary of at least 3 tokens.")
+    if cfg.max_norm is not None and (
+        not _is_number(cfg.max_norm) or not math.isfinite(cfg.max_norm) or cfg.max_norm <= 0
+    ):
+        raise ConfigError(
+            "max_norm",
+            f"max_norm must be a positive number, or empty for none; you asked for {cfg.max_norm!r}.",
+        )
+
+
+def _check_sparse(cfg: TrainConfig) -> None:
+    if not cfg.sparse_grad:
+        return
+    spec = OPTIMIZERS[cfg.optimizer]
+    if not spec.sparse_ok:
+        raise ConfigError(
+            "sparse",
+            f"{spec.label} cannot take sparse gradients. Turn 'sparse' off, or pick SGD, Adagrad or SparseAdam.",
+        )
+    if cfg.tie_weights:
+        raise ConfigError(
+            "tie_weights",
+            "A tied output head gives every row a dense gradient, so sparse gradients cannot be used. "
+            "Untie the head, or turn 'sparse' off and pick a dense optimizer.",
+        )
+    if cfg.weight_decay:
+        raise ConfigError(
+            "weight_decay", f"{spec.label} with sparse gradients has no weight decay in PyTorch; set it to 0."
+        )
+    if cfg.optimizer == "sgd" and cfg.momentum:
+        raise ConfigError(
+            "momentum",
+            "SGD with sparse gradients takes no momentum here; set momentum to 0 or turn 'sparse' off.",
+        )
+
+
+def _check_corpus(cfg: TrainConfig) -> None:
+    text = cfg.corpus_text
+    if text is None:
+        return
+    if not isinstance(text, str):
+        raise ConfigError("corpus_text", "Your text must be a string (paste it, or upload a .txt file).")
+    if len(text) > MAX_CORPUS_CHARS:
+        raise ConfigError(
+            "corpus_text",
+            f"Your text has {len(text):,} characters; the limit is {MAX_CORPUS_CHARS:,}. Use a shorter excerpt.",
+        )
+    from core.corpus import count_words  # corpus imports config's errors only; local import keeps it light
+
+    n_words, n_distinct = count_words(text)
+    if n_distinct < 2 or n_words < 2 * cfg.window + 2:
+        raise ConfigError(
+            "corpus_text",
+            f"Your text has {n_words} words ({n_distinct} different); training needs at least "
+            f"{2 * cfg.window + 2} words and 2 different ones. Paste a longer text.",
+        )
+
+
+def _check_memory(cfg: TrainConfig) -> None:
+    needed = cfg.memory_bytes()
+    if needed > MEMORY_BUDGET_BYTES:
+        raise ConfigError(
+            "vocab_size",
+            f"A {cfg.vocab_size:,} x {cfg.dim:,} table with {OPTIMIZERS[cfg.optimizer].label} needs "
+            f"{needed / 1024**3:.2f} GiB for weights, gradients and optimizer state; this app's budget is "
+            f"{MEMORY_BUDGET_BYTES / 1024**3:.0f} GiB. Choose a smaller vocabulary or dimension, "
+            "or tie the output head.",
+        )
+
+
+_CHECKS = (_check_sizes, _check_optimizer, _check_embedding, _check_sparse, _check_corpus, _check_memory)

@@ -1,0 +1,197 @@
+"""Corpora as (centre, context) skip-gram pairs: the built-in toy language, or the user's own text.
+
+The toy language has V tokens in named categories (animals, colours, ...). Each sentence is about one
+category: its content words come from that category, Zipf-distributed so a few are common and most are rare,
+mixed with a few shared function words. Skip-gram training on it therefore pulls each category together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
+    "animals": ("cat", "dog", "horse", "cow", "sheep", "goat", "pig", "mouse", "lion", "tiger", "bear",
+                "wolf", "fox", "rabbit", "deer", "duck"),
+    "colours": ("red", "blue", "green", "yellow", "black", "white", "orange", "purple", "pink", "brown",
+                "grey", "gold", "silver", "violet", "teal", "maroon"),
+    "foods": ("bread", "rice", "apple", "cheese", "soup", "pasta", "salad", "cake", "egg", "butter",
+              "honey", "potato", "banana", "noodle", "pie", "grape"),
+    "numbers": ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve", "twenty", "hundred", "thousand", "million"),
+    "places": ("city", "river", "forest", "village", "school", "market", "beach", "mountain", "island",
+               "garden", "harbour", "desert", "valley", "castle", "bridge", "station"),
+    "verbs": ("run", "eat", "sing", "walk", "jump", "read", "write", "swim", "sleep", "cook", "build",
+              "paint", "carry", "throw", "climb", "dance"),
+}  # fmt: skip
+FUNCTION_WORDS = ("the", "a", "and", "of", "with", "is")
+PAD, UNK = "<pad>", "<unk>"
+
+ZIPF_EXPONENT = 1.0
+FUNCTION_WORD_SHARE = 0.25
+SENTENCE_LENGTHS = (5, 10)  # content + function words per sentence, inclusive range
+MAX_PAIRS = 4_000_000  # bounds the pair arrays (2 x int64) at 64 MB
+WORD_RE = re.compile(r"\w+(?:'\w+)*|[.!?\n]")  # words, and the marks that end a sentence
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A vocabulary and the skip-gram pairs drawn from its text."""
+
+    vocab: list[str]  # (V,)
+    categories: np.ndarray  # (V,) int, -1 for tokens in no category
+    category_names: list[str]
+    token_freq: np.ndarray  # (V,) occurrences in the whole corpus
+    centres: np.ndarray  # (P,) int64
+    contexts: np.ndarray  # (P,) int64
+    n_tokens: int
+
+    def sample(self, rng: np.random.Generator, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """A batch of (centre, context) pairs drawn uniformly from all pairs."""
+        pick = rng.integers(0, len(self.centres), size=batch_size)
+        return self.centres[pick], self.contexts[pick]
+
+
+def build_corpus(
+    vocab_size: int, seed: int, window: int, padding_idx: int | None = None, text: str | None = None
+) -> Corpus:
+    """The user's text when given, else the toy language."""
+    if text is not None:
+        return _text_corpus(text, vocab_size, window, padding_idx)
+    return _toy_corpus(vocab_size, seed, window, padding_idx)
+
+
+# ---------------------------------------------------------------- the toy language
+
+
+def _toy_vocab(vocab_size: int, padding_idx: int | None) -> tuple[list[str], np.ndarray, list[str]]:
+    """Function words, then categories dealt round-robin: real words first, then generated names."""
+    n_special = 1 if padding_idx is not None else 0
+    n_words = vocab_size - n_special
+    n_function = min(len(FUNCTION_WORDS), n_words // 10)
+    names = list(CATEGORY_WORDS)[: min(len(CATEGORY_WORDS), n_words - n_function)]
+    sizes = np.full(len(names), (n_words - n_function) // len(names))
+    sizes[: (n_words - n_function) % len(names)] += 1
+    vocab, categories = list(FUNCTION_WORDS[:n_function]), [-1] * n_function
+    for c, (name, size) in enumerate(zip(names, sizes, strict=True)):
+        real = CATEGORY_WORDS[name]
+        vocab += [real[i] if i < len(real) else f"{name[:-1]}_{i + 1}" for i in range(size)]
+        categories += [c] * int(size)
+    if padding_idx is not None:
+        vocab.insert(padding_idx, PAD)
+        categories.insert(padding_idx, -1)
+    return vocab, np.asarray(categories, dtype=np.int64), names
+
+
+def _zipf_draw(rng: np.random.Generator, n_choices: int, size: int) -> np.ndarray:
+    """`size` ranks in [0, n_choices), rank r drawn with probability proportional to 1 / (r + 1)^s."""
+    cdf = np.cumsum(1.0 / np.arange(1, n_choices + 1) ** ZIPF_EXPONENT)
+    return np.minimum(np.searchsorted(cdf, rng.random(size) * cdf[-1]), n_choices - 1)
+
+
+def _toy_corpus(vocab_size: int, seed: int, window: int, padding_idx: int | None) -> Corpus:
+    vocab, categories, names = _toy_vocab(vocab_size, padding_idx)
+    rng = np.random.default_rng([seed, 0xC0])  # its own stream: batches draw from another
+    n_tokens = int(np.clip(40 * vocab_size, 20_000, MAX_PAIRS // (2 * window)))
+    lengths = rng.integers(SENTENCE_LENGTHS[0], SENTENCE_LENGTHS[1] + 1, size=n_tokens // 7 + 1)
+    topics = rng.integers(0, len(names), size=len(lengths))
+    token_topic = np.repeat(topics, lengths)  # (N,)
+    tokens = np.empty(len(token_topic), dtype=np.int64)
+    members = [np.flatnonzero(categories == c) for c in range(len(names))]
+    for c, rows in enumerate(members):
+        at = np.flatnonzero(token_topic == c)
+        tokens[at] = rows[_zipf_draw(rng, len(rows), len(at))]
+    function_rows = np.flatnonzero((categories == -1) & (np.asarray(vocab) != PAD))
+    if len(function_rows):
+        at = np.flatnonzero(rng.random(len(tokens)) < FUNCTION_WORD_SHARE)
+        tokens[at] = function_rows[_zipf_draw(rng, len(function_rows), len(at))]
+    sentence_ids = np.repeat(np.arange(len(lengths)), lengths)
+    tokens, sentence_ids = _pad_sentences(tokens, sentence_ids, padding_idx)
+    return _finish(vocab, categories, names, tokens, sentence_ids, window)
+
+
+# ---------------------------------------------------------------- the user's text
+
+
+@lru_cache(maxsize=8)
+def _tokenize(text: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Lower-cased words and, for each, the number of its sentence."""
+    words, sentence_of, sentence = [], [], 0
+    for match in WORD_RE.finditer(text.lower()):
+        piece = match.group()
+        if piece in ".!?\n":
+            sentence += 1
+        else:
+            words.append(piece)
+            sentence_of.append(sentence)
+    return tuple(words), tuple(sentence_of)
+
+
+def count_words(text: str) -> tuple[int, int]:
+    """(number of words, number of different words) in a text."""
+    words, _ = _tokenize(text)
+    return len(words), len(set(words))
+
+
+def _text_corpus(text: str, vocab_size: int, window: int, padding_idx: int | None) -> Corpus:
+    words, sentence_of = _tokenize(text)
+    n_special = 2 if padding_idx is not None else 1
+    ranked = sorted(Counter(words).items(), key=lambda kv: (-kv[1], kv[0]))  # frequent first, ties a-z
+    vocab = [w for w, _ in ranked[: vocab_size - n_special]] + [UNK]
+    if padding_idx is not None:
+        vocab.insert(padding_idx, PAD)
+    vocab += [f"<unused_{i}>" for i in range(vocab_size - len(vocab))]  # text with fewer words than V
+    index = {w: i for i, w in enumerate(vocab)}
+    unk = index[UNK]
+    tokens = np.fromiter((index.get(w, unk) for w in words), dtype=np.int64, count=len(words))
+    sentence_ids = np.asarray(sentence_of, dtype=np.int64)
+    tokens, sentence_ids = _pad_sentences(tokens, sentence_ids, padding_idx)
+    categories = np.full(vocab_size, -1, dtype=np.int64)
+    return _finish(vocab, categories, [], tokens, sentence_ids, window)
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _pad_sentences(
+    tokens: np.ndarray, sentence_ids: np.ndarray, padding_idx: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """With a padding row, pad each sentence to a multiple of 4 tokens, as fixed-length batches would."""
+    if padding_idx is None or len(tokens) == 0:
+        return tokens, sentence_ids
+    ends = np.flatnonzero(np.diff(sentence_ids, append=sentence_ids[-1] + 1)) + 1  # one past each sentence
+    lengths = np.diff(ends, prepend=0)
+    n_pad = -lengths % 4
+    insert_at = np.repeat(ends, n_pad)
+    tokens = np.insert(tokens, insert_at, padding_idx)
+    sentence_ids = np.insert(sentence_ids, insert_at, np.repeat(sentence_ids[ends - 1], n_pad))
+    return tokens, sentence_ids
+
+
+def _finish(
+    vocab: list[str],
+    categories: np.ndarray,
+    names: list[str],
+    tokens: np.ndarray,
+    sentence_ids: np.ndarray,
+    window: int,
+) -> Corpus:
+    """Pairs of tokens at most `window` apart within a sentence, both directions."""
+    centres, contexts = [], []
+    for offset in range(1, window + 1):
+        same = sentence_ids[offset:] == sentence_ids[:-offset]
+        left, right = tokens[:-offset][same], tokens[offset:][same]
+        centres += [left, right]
+        contexts += [right, left]
+    centres, contexts = np.concatenate(centres), np.concatenate(contexts)
+    if len(centres) > MAX_PAIRS:  # long user text: keep an evenly spread subset
+        keep = np.linspace(0, len(centres) - 1, MAX_PAIRS).astype(np.int64)
+        centres, contexts = centres[keep], contexts[keep]
+    if len(centres) == 0:  # every sentence is one word long: fall back to neighbours across sentences
+        centres, contexts = tokens[:-1], tokens[1:]
+    freq = np.bincount(tokens, minlength=len(vocab))
+    return Corpus(vocab, categories, names, freq, centres, contexts, len(tokens))

@@ -1,0 +1,44 @@
+"""Measures of an embedding matrix: cosine nearest neighbours, and how well categories cluster."""
+
+from __future__ import annotations
+
+import numpy as np
+
+CHUNK = 2048  # rows of the similarity matrix computed at once, so V = 50,257 never needs V x V memory
+
+
+def _unit_rows(weight: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(weight, axis=1, keepdims=True)
+    return weight / np.where(norms > 0, norms, 1.0)  # a zero row stays zero: similarity 0 to all
+
+
+def nearest_neighbours(weight: np.ndarray, row: int, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The k rows most cosine-similar to `row` (itself excluded), most similar first, and their similarities."""
+    unit = _unit_rows(np.asarray(weight, dtype=np.float64))
+    sims = unit @ unit[row]  # (V,)
+    sims[row] = -np.inf
+    k = min(k, len(sims) - 1)
+    top = np.argpartition(-sims, k - 1)[:k] if k > 0 else np.empty(0, dtype=np.int64)
+    top = top[np.lexsort((top, -sims[top]))]  # by similarity, ties by row index
+    return top, sims[top]
+
+
+def knn_category_purity(weight: np.ndarray, categories: np.ndarray, k: int = 5) -> float:
+    """Mean share of each categorised row's k cosine-nearest categorised rows that share its category.
+
+    Rows with category -1 (function words, padding, the user's own text) are left out on both sides.
+    1.0 means every category is its own neighbourhood; chance is about 1 / (number of categories).
+    """
+    keep = np.flatnonzero(np.asarray(categories) >= 0)
+    if len(keep) < 2:
+        return float("nan")
+    unit = _unit_rows(np.asarray(weight, dtype=np.float64)[keep])
+    cats = np.asarray(categories)[keep]
+    k = min(k, len(keep) - 1)
+    shares = np.empty(len(keep))
+    for start in range(0, len(keep), CHUNK):
+        sims = unit[start : start + CHUNK] @ unit.T  # (c, n)
+        sims[np.arange(sims.shape[0]), np.arange(start, start + sims.shape[0])] = -np.inf
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]  # (c, k)
+        shares[start : start + CHUNK] = (cats[top] == cats[start : start + CHUNK, None]).mean(axis=1)
+    return float(shares.mean())

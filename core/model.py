@@ -1,0 +1,80 @@
+"""The model under the microscope: nn.Embedding -> output head -> softmax over the vocabulary.
+
+It is word2vec's skip-gram with a full softmax: the centre token's row is looked up and scored against every
+row of the head; the loss asks the head to rank the context token first. With a tied head (as in GPT-2) the
+head *is* the embedding matrix, so every row appears in every step's gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from core.config import TrainConfig
+
+
+def device() -> torch.device:
+    """CUDA when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def init_table(weight: torch.Tensor, init: str, generator: torch.Generator) -> None:
+    """Fill a (V, D) table in place with one of config.INITS."""
+    with torch.no_grad():
+        if init == "normal":
+            weight.normal_(0.0, 1.0, generator=generator)
+        elif init == "small_normal":
+            weight.normal_(0.0, 0.02, generator=generator)
+        elif init == "uniform":
+            weight.uniform_(-1.0, 1.0, generator=generator)
+        elif init == "xavier":
+            bound = math.sqrt(6.0 / (weight.shape[0] + weight.shape[1]))
+            weight.uniform_(-bound, bound, generator=generator)
+        elif init == "zeros":
+            weight.zero_()
+        else:
+            raise ValueError(f"unknown init {init!r}")  # TrainConfig validates this first
+
+
+class SkipGram(nn.Module):
+    """Embedding lookup followed by a (possibly tied) linear head without bias."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        generator = torch.Generator().manual_seed(cfg.seed)
+        self.embedding = nn.Embedding(
+            cfg.vocab_size,
+            cfg.dim,
+            padding_idx=cfg.padding_idx,
+            max_norm=cfg.max_norm,
+            sparse=cfg.sparse_grad,
+        )
+        init_table(self.embedding.weight, cfg.init, generator)
+        if cfg.padding_idx is not None:
+            with torch.no_grad():
+                self.embedding.weight[cfg.padding_idx].zero_()  # as nn.Embedding does for its own init
+        self.head = None
+        if not cfg.tie_weights:
+            self.head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
+            with torch.no_grad():
+                self.head.weight.normal_(0.0, 1.0 / math.sqrt(cfg.dim), generator=generator)
+
+    @property
+    def head_weight(self) -> torch.Tensor:
+        return self.embedding.weight if self.head is None else self.head.weight  # (V, D)
+
+    def forward(self, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits over the vocabulary, and the looked-up rows (kept so their gradient can be read)."""
+        hidden = self.embedding(centres)  # (B, D)
+        return hidden @ self.head_weight.T, hidden  # (B, V), (B, D)
+
+
+def skipgram_loss(logits: torch.Tensor, targets: torch.Tensor, padding_idx: int | None) -> torch.Tensor:
+    """Mean cross-entropy, not counting pairs whose target is padding (as a padded batch would)."""
+    losses = nn.functional.cross_entropy(logits, targets, reduction="none")  # (B,)
+    if padding_idx is None:
+        return losses.mean()
+    keep = (targets != padding_idx).to(losses.dtype)
+    return (losses * keep).sum() / keep.sum().clamp(min=1.0)
