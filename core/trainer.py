@@ -48,11 +48,7 @@ class StepRecord:
 
     @property
     def nbytes(self) -> int:
-        return sum(
-            getattr(self, f.name).nbytes
-            for f in fields(self)
-            if isinstance(getattr(self, f.name), np.ndarray)
-        )
+        return sum(getattr(self, f.name).nbytes for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray))
 
 
 class History(Sequence):
@@ -121,13 +117,9 @@ class Snapshots:
 class Trainer:
     """Builds corpus, model and optimizer from a TrainConfig; `step()` trains one batch and records it."""
 
-    def __init__(
-        self, cfg: TrainConfig, history_bytes: int = HISTORY_BYTES, snapshot_bytes: int = SNAPSHOT_BYTES
-    ):
+    def __init__(self, cfg: TrainConfig, history_bytes: int = HISTORY_BYTES, snapshot_bytes: int = SNAPSHOT_BYTES):
         self.cfg = cfg
-        self.corpus: Corpus = build_corpus(
-            cfg.vocab_size, cfg.seed, cfg.window, cfg.padding_idx, cfg.corpus_text
-        )
+        self.corpus: Corpus = build_corpus(cfg.vocab_size, cfg.seed, cfg.window, cfg.padding_idx, cfg.corpus_text)
         self.device = device()
         self.model = SkipGram(cfg).to(self.device)
         head = None if self.model.head is None else self.model.head.weight
@@ -260,9 +252,7 @@ class Trainer:
         shadow = torch.nn.Parameter(weight.detach()[rows].clone())  # (n, D)
         shadow_optimizer = self._shadow_optimizer([shadow])
         if state:
-            shadow_optimizer.state[shadow] = {
-                key: _rows_of(value, rows, weight.shape) for key, value in state.items()
-            }
+            shadow_optimizer.state[shadow] = {key: _rows_of(value, rows, weight.shape) for key, value in state.items()}
         if self.cfg.sparse_grad:  # a zero sparse gradient names no rows at all
             empty = torch.empty((1, 0), dtype=torch.long, device=self.device)
             shadow.grad = torch.sparse_coo_tensor(
