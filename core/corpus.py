@@ -111,7 +111,7 @@ def _toy_corpus(vocab_size: int, seed: int, window: int, padding_idx: int | None
         tokens[at] = function_rows[_zipf_draw(rng, len(function_rows), len(at))]
     sentence_ids = np.repeat(np.arange(len(lengths)), lengths)
     tokens, sentence_ids = _pad_sentences(tokens, sentence_ids, padding_idx)
-    return _finish(vocab, categories, names, tokens, sentence_ids, window)
+    return _finish(vocab, categories, names, tokens, sentence_ids, window, padding_idx)
 
 
 # ---------------------------------------------------------------- the user's text
@@ -151,7 +151,7 @@ def _text_corpus(text: str, vocab_size: int, window: int, padding_idx: int | Non
     sentence_ids = np.asarray(sentence_of, dtype=np.int64)
     tokens, sentence_ids = _pad_sentences(tokens, sentence_ids, padding_idx)
     categories = np.full(vocab_size, -1, dtype=np.int64)
-    return _finish(vocab, categories, [], tokens, sentence_ids, window)
+    return _finish(vocab, categories, [], tokens, sentence_ids, window, padding_idx)
 
 
 # ---------------------------------------------------------------- shared
@@ -179,8 +179,12 @@ def _finish(
     tokens: np.ndarray,
     sentence_ids: np.ndarray,
     window: int,
+    padding_idx: int | None,
 ) -> Corpus:
-    """Pairs of tokens at most `window` apart within a sentence, both directions."""
+    """Pairs of tokens at most `window` apart within a sentence, both directions.
+
+    Padding is looked up (so the padding row is seen getting no gradient) but never a target to predict.
+    """
     centres, contexts = [], []
     for offset in range(1, window + 1):
         same = sentence_ids[offset:] == sentence_ids[:-offset]
@@ -188,6 +192,9 @@ def _finish(
         centres += [left, right]
         contexts += [right, left]
     centres, contexts = np.concatenate(centres), np.concatenate(contexts)
+    if padding_idx is not None:
+        keep = contexts != padding_idx
+        centres, contexts = centres[keep], contexts[keep]
     if len(centres) > MAX_PAIRS:  # long user text: keep an evenly spread subset
         keep = np.linspace(0, len(centres) - 1, MAX_PAIRS).astype(np.int64)
         centres, contexts = centres[keep], contexts[keep]

@@ -71,10 +71,6 @@ class SkipGram(nn.Module):
         return hidden @ self.head_weight.T, hidden  # (B, V), (B, D)
 
 
-def skipgram_loss(logits: torch.Tensor, targets: torch.Tensor, padding_idx: int | None) -> torch.Tensor:
-    """Mean cross-entropy, not counting pairs whose target is padding (as a padded batch would)."""
-    losses = nn.functional.cross_entropy(logits, targets, reduction="none")  # (B,)
-    if padding_idx is None:
-        return losses.mean()
-    keep = (targets != padding_idx).to(losses.dtype)
-    return (losses * keep).sum() / keep.sum().clamp(min=1.0)
+def skipgram_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of predicting each context token from its centre token."""
+    return nn.functional.cross_entropy(logits, targets)

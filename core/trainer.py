@@ -179,7 +179,7 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
         logits, hidden = self.model(centres)  # (B, V), (B, D); max_norm may have rescaled rows in place
         hidden.retain_grad()
-        loss = skipgram_loss(logits, targets, cfg.padding_idx)
+        loss = skipgram_loss(logits, targets)
         loss_value = float(loss.item())
         if not math.isfinite(loss_value):
             self._diverged(before, rng_state, f"the loss became {loss_value}")
