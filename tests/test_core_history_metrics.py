@@ -24,7 +24,8 @@ def test_snapshots_thin_to_a_bounded_number_of_frames_with_their_steps():
     trainer = Trainer(cfg, snapshot_bytes=10 * frame)
     weights = {0: trainer.weight}
     for _ in range(100):
-        weights[trainer.step().step] = trainer.weight
+        step = trainer.step().step
+        weights[step] = trainer.weight
     frames = trainer.frames()
     steps = [s for s, _ in frames]
     assert len(trainer.snapshots.items()) <= 10 and trainer.snapshots.nbytes <= 10 * frame
