@@ -21,7 +21,7 @@ from core.config import TrainConfig
 from core.corpus import Corpus, build_corpus
 from core.errors import TrainingDiverged
 from core.model import SkipGram, device, skipgram_loss
-from core.optim import build_optimizers, embedding_optimizer_factory
+from core.optim import build_optimizers
 
 HISTORY_BYTES = 64 * 1024**2  # per-row arrays of the kept StepRecords
 SNAPSHOT_BYTES = 256 * 1024**2  # weight frames kept for the projections
@@ -124,7 +124,9 @@ class Trainer:
         self.model = SkipGram(cfg).to(self.device)
         head = None if self.model.head is None else self.model.head.weight
         self.optimizers = build_optimizers(self.model.embedding.weight, head, cfg)
-        self._shadow_optimizer = embedding_optimizer_factory(cfg)
+        self._before = torch.empty_like(self.model.embedding.weight.detach())  # (V, D), reused every step
+        self._delta = torch.empty_like(self._before)
+        self._no_renorm = torch.zeros(cfg.vocab_size)
         self._rng = np.random.default_rng([cfg.seed, 0xBA])  # batches; the corpus has its own stream
         self.step_count = 0
         self.history = History(history_bytes)
@@ -173,7 +175,8 @@ class Trainer:
         centres_np, targets_np = self.corpus.sample(self._rng, cfg.batch_size)
         centres = torch.from_numpy(centres_np).to(self.device)  # (B,)
         targets = torch.from_numpy(targets_np).to(self.device)  # (B,)
-        before = weight.detach().clone()  # (V, D)
+        before = self._before
+        before.copy_(weight.detach())  # a kept buffer: a fresh (V, D) tensor each step costs page faults
 
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
@@ -182,33 +185,42 @@ class Trainer:
         loss = skipgram_loss(logits, targets)
         loss_value = float(loss.item())
         if not math.isfinite(loss_value):
-            self._diverged(before, rng_state, f"the loss became {loss_value}")
+            self._diverged(rng_state, f"the loss became {loss_value}")
         loss.backward()
 
         grad_norm = self._row_norms_of_grad(weight.grad)  # (V,)
         head_grad_norm = None
         if self.model.head is not None:
             head_grad_norm = torch.linalg.vector_norm(self.model.head.weight.grad, dim=1)  # (V,)
-            if not torch.isfinite(head_grad_norm).all():
-                self._diverged(before, rng_state, "the output head's gradient became non-finite")
-        if not torch.isfinite(grad_norm).all():
-            self._diverged(before, rng_state, "the embedding's gradient became non-finite")
-        grad_rows = torch.nonzero(grad_norm > 0).squeeze(1)  # (n,)
-        looked_up = torch.unique(centres)  # (u,)
-        mid_looked_up = weight.detach()[looked_up].clone()  # after any max_norm rescale, before the step
-        counterfactual = self._zero_grad_update_norm(grad_rows)  # (n,)
+        finite = grad_norm.sum() if head_grad_norm is None else grad_norm.sum() + head_grad_norm.sum()
+        if not torch.isfinite(finite):
+            self._diverged(rng_state, "the gradient became non-finite")
+        grad_rows = torch.nonzero(grad_norm).squeeze(1)  # (n,)
+        if cfg.max_norm is not None:
+            looked_up = torch.unique(centres)  # (u,)
+            mid_looked_up = weight.detach()[looked_up].clone()  # rescaled by max_norm, not yet stepped
 
-        for optimizer in self.optimizers:
-            optimizer.step()
+        shadow = self._attach_zero_grad_shadow(grad_rows)
+        shadow_start = shadow.detach().clone()  # (n, D)
+        try:
+            for optimizer in self.optimizers:
+                optimizer.step()
+        finally:
+            self._detach_shadow(shadow)
+        counterfactual = torch.linalg.vector_norm(shadow.detach() - shadow_start, dim=1)  # (n,)
+
         with torch.no_grad():
-            update_norm = torch.linalg.vector_norm(weight - before, dim=1)  # (V,)
-            if not torch.isfinite(update_norm).all():
-                self._diverged(before, rng_state, "the weights overflowed")
+            delta = torch.sub(weight, before, out=self._delta)  # (V, D)
+            update_norm = torch.linalg.vector_norm(delta, dim=1)  # (V,)
+            if not torch.isfinite(update_norm.sum()):
+                self._diverged(rng_state, "the weights overflowed")
             state_update = update_norm.clone()  # rows with no gradient: the real update is state alone
-            state_update[looked_up] = torch.linalg.vector_norm(weight[looked_up] - mid_looked_up, dim=1)
+            renorm = self._no_renorm
+            if cfg.max_norm is not None:  # the forward pass's rescale is not the optimizer's doing
+                state_update[looked_up] = torch.linalg.vector_norm(weight[looked_up] - mid_looked_up, dim=1)
+                renorm = torch.zeros_like(update_norm)
+                renorm[looked_up] = torch.linalg.vector_norm(mid_looked_up - before[looked_up], dim=1)
             state_update[grad_rows] = counterfactual
-            renorm = torch.zeros_like(update_norm)
-            renorm[looked_up] = torch.linalg.vector_norm(mid_looked_up - before[looked_up], dim=1)
 
         self.step_count += 1
         update_np = update_norm.cpu().numpy()
@@ -235,7 +247,7 @@ class Trainer:
 
     def _row_norms_of_grad(self, grad: torch.Tensor | None) -> torch.Tensor:
         """L2 norm of each row of the embedding's gradient, dense or sparse."""
-        if grad is None:  # padding-only batch with nothing else flowing: no gradient at all
+        if grad is None:
             return torch.zeros(self.cfg.vocab_size, device=self.device)
         if not grad.is_sparse:
             return torch.linalg.vector_norm(grad, dim=1)
@@ -244,29 +256,39 @@ class Trainer:
         norms[grad.indices()[0]] = torch.linalg.vector_norm(grad.values(), dim=1)
         return norms
 
-    def _zero_grad_update_norm(self, rows: torch.Tensor) -> torch.Tensor:
-        """How far each of `rows` would move this step had its gradient been zero; real state untouched."""
+    def _attach_zero_grad_shadow(self, rows: torch.Tensor) -> torch.nn.Parameter:
+        """Add to the embedding's optimizer a copy of `rows` with a zero gradient and a copy of their state.
+
+        The real step then also computes, in the same call, how far those rows would have moved with a zero
+        gradient. The shadow has its own state entries, so the real state is never touched.
+        """
         weight = self.model.embedding.weight
         optimizer = self.optimizers[0]  # the one that owns the embedding
-        state = optimizer.state.get(weight, {})
-        shadow = torch.nn.Parameter(weight.detach()[rows].clone())  # (n, D)
-        shadow_optimizer = self._shadow_optimizer([shadow])
+        shadow = torch.nn.Parameter(weight.detach()[rows])  # (n, D), a copy: indexing by a tensor copies
+        state = optimizer.state.get(weight)
         if state:
-            shadow_optimizer.state[shadow] = {key: _rows_of(value, rows, weight.shape) for key, value in state.items()}
+            optimizer.state[shadow] = {key: _rows_of(value, rows, weight.shape) for key, value in state.items()}
         if self.cfg.sparse_grad:  # a zero sparse gradient names no rows at all
             empty = torch.empty((1, 0), dtype=torch.long, device=self.device)
             shadow.grad = torch.sparse_coo_tensor(
-                empty, torch.empty((0, self.cfg.dim)), shadow.shape, check_invariants=True
+                empty, torch.empty((0, self.cfg.dim), device=self.device), shadow.shape, check_invariants=True
             )
         else:
             shadow.grad = torch.zeros_like(shadow)
-        shadow_optimizer.step()
-        return torch.linalg.vector_norm(shadow.detach() - weight.detach()[rows], dim=1)
+        optimizer.param_groups[0]["params"].append(shadow)
+        return shadow
 
-    def _diverged(self, before: torch.Tensor, rng_state: dict, what: str) -> None:
+    def _detach_shadow(self, shadow: torch.nn.Parameter) -> None:
+        """Take the shadow back out of the optimizer, leaving it exactly as it was."""
+        optimizer = self.optimizers[0]
+        params = optimizer.param_groups[0]["params"]
+        del params[next(i for i, p in enumerate(params) if p is shadow)]  # list.remove would compare values
+        optimizer.state.pop(shadow, None)
+
+    def _diverged(self, rng_state: dict, what: str) -> None:
         """Put the table (and the batch stream) back as they were before this step, and say so."""
         with torch.no_grad():
-            self.model.embedding.weight.copy_(before)
+            self.model.embedding.weight.copy_(self._before)
         self._rng.bit_generator.state = rng_state
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
@@ -283,5 +305,5 @@ def _rows_of(value, rows: torch.Tensor, shape: torch.Size):
     if not torch.is_tensor(value):
         return value
     if value.shape == shape:
-        return value.to_dense()[rows].clone() if value.is_sparse else value[rows].clone()
+        return value.to_dense()[rows] if value.is_sparse else value[rows]  # indexing by a tensor copies
     return value.clone()

@@ -1,0 +1,98 @@
+"""Cold and warm projection times and frame-to-frame jitter, for the vocabulary sizes the app offers.
+
+Run from the project root: `.venv/bin/python bench/projection.py` (a few minutes on 2 cores).
+
+Data: a slow random walk, D = 32: frame 0 is N(0, 1) (PyTorch's default init), each later frame adds
+N(0, 0.01^2) to every entry, so rows move ~1% of the cloud's spread per frame ("input" jitter below is
+that floor). Jitter = mean displacement between consecutive layouts / mean distance to the centroid.
+cold: a fresh Python process running Projector("umap").layouts(frames), `import umap` and numba JIT
+included (one run each). warm: the same in this process after warm_up_umap(), median of `reps` runs
+with a fresh Projector each time. 50,257 rows: 2 frames, and UMAP lays out its 10,000-row sample.
+"""
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.projection import UMAP_MAX_ROWS, Projector, jitter, warm_up_umap  # noqa: E402
+
+DIM = 32
+CASES = [(60, 10, 3), (1_000, 10, 3), (5_000, 10, 1), (50_257, 2, 1)]  # (V, frames, warm repetitions)
+
+
+def random_walk(n_rows: int, n_frames: int, seed: int = 0) -> list[np.ndarray]:
+    """Frames of a slow random walk: each entry takes a N(0, 0.01^2) step per frame."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_rows, DIM)).astype(np.float32)
+    frames = [x]
+    for _ in range(n_frames - 1):
+        x = x + 0.01 * rng.standard_normal(x.shape).astype(np.float32)
+        frames.append(x)
+    return frames
+
+
+COLD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from bench.projection import random_walk
+from core.projection import Projector
+frames = random_walk({v}, {f})
+t = time.perf_counter()
+Projector("umap").layouts(frames)
+print(time.perf_counter() - t)
+"""
+
+WARM_UP = """
+import sys
+sys.path.insert(0, {root!r})
+from core.projection import warm_up_umap
+print(warm_up_umap())
+"""
+
+
+def in_fresh_process(code: str) -> float:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def timed(method: str, frames: list[np.ndarray], reps: int) -> tuple[float, np.ndarray]:
+    times, layouts = [], None
+    for _ in range(reps):
+        start = time.perf_counter()
+        layouts = Projector(method).layouts(frames)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), layouts
+
+
+def main() -> None:
+    print(f"warm_up_umap() in a fresh process: {in_fresh_process(WARM_UP.format(root=str(ROOT))):.1f} s")
+    print(f"warm_up_umap() again here (first call in this process): {warm_up_umap():.1f} s")
+    header = (
+        f"{'V':>7} {'frames':>6} {'umap rows':>9} {'cold umap s':>11} {'warm umap s':>11} "
+        f"{'warm pca s':>10} {'jit umap':>8} {'jit pca':>8} {'jit input':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n_rows, n_frames, reps in CASES:
+        frames = random_walk(n_rows, n_frames)
+        cold = in_fresh_process(COLD.format(root=str(ROOT), v=n_rows, f=n_frames))
+        warm_umap, umap_layouts = timed("umap", frames, reps)
+        warm_pca, pca_layouts = timed("pca", frames, reps)
+        print(
+            f"{n_rows:>7,} {n_frames:>6} {min(n_rows, UMAP_MAX_ROWS):>9,} {cold:>11.1f} {warm_umap:>11.2f} "
+            f"{warm_pca:>10.2f} {jitter(umap_layouts):>8.3f} {jitter(pca_layouts):>8.3f} "
+            f"{jitter(np.stack(frames)):>9.3f}",
+            flush=True,
+        )
+    print("warm = median of 3 runs for V <= 1,000, one run above; cold = one run in a fresh process.")
+
+
+if __name__ == "__main__":
+    main()

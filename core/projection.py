@@ -1,0 +1,340 @@
+"""2-D and 3-D layouts (UMAP or PCA) of embedding matrices over training, aligned from frame to frame.
+
+What this module owns:
+
+- `project(frames, method, n_components, seed) -> (F, V, n)`: one layout per frame, stateless.
+- `Projector(method, n_components, seed)`: the same computation with a cache, for a page that reruns.
+  `.layouts(frames)` computes only frames it has not seen (keyed by a hash of the frame's bytes and
+  shape); `.notes` says, in a student's words, what the last call did differently (PCA shown instead of
+  UMAP, a sample of rows); `.sample_idx` names the rows UMAP laid out when the vocabulary is large;
+  `.n_computed` counts the frames computed so far (cache misses), `.n_cached` the layouts held; the cache
+  is bounded by `max_cache_bytes` (least recently used layouts go first).
+- `ProjectionError(ValueError)`: an input we cannot lay out (non-finite rows, ragged frames, bad options).
+- `warm_up_umap() -> seconds` and `umap_is_warm()`: compile umap's numba code once per process, in the
+  background, so no user waits for the JIT. Until `umap_is_warm()` the page should show PCA.
+
+How frames stay put (a point moves only because its row moved):
+
+- UMAP: the first frame is a full fit (spectral init). Each later frame is a short UMAP fit (30 epochs)
+  warm-started with `init=` the previous frame's layout, with a learning rate proportional to how far the
+  rows moved (mean row displacement / mean distance to the centroid, times `UMAP_LR_PER_MOVE`): frames
+  that barely changed barely move, frames that changed a lot relax towards a fresh UMAP layout. The result
+  is then Procrustes-aligned (rotation, reflection, uniform scale, shift) onto the previous layout.
+  Neighbours are exact Euclidean k-nearest neighbours computed here with numpy and handed to umap as
+  `precomputed_knn`, which skips both umap's slow small-data path and pynndescent's JIT.
+- PCA: each frame is projected on its own top principal components (numpy SVD), then rotated within that
+  plane (orthogonal Procrustes, no scaling) onto the previous layout, so axes do not flip or spin. The first
+  frame uses sklearn's sign convention (each component's largest loading is positive).
+
+Small, degenerate and large inputs:
+
+- Fewer than `UMAP_MIN_ROWS` rows, or fewer distinct rows than that, or anything umap cannot lay out:
+  the frame gets a PCA layout and `.notes` says why. All rows equal: every point sits at the origin.
+  D smaller than n_components: missing axes are zero.
+- More than `max_rows` rows (default `UMAP_MAX_ROWS` = 10,000): UMAP lays out a fixed, seeded sample of
+  `max_rows` rows (`.sample_idx`, sorted); the other rows are NaN in the result (plotly skips NaN points,
+  and row i stays row i). PCA always places every row (its basis is fitted on the sample).
+- Identical frames give identical layouts; the same frames and seed give the same layouts (umap runs
+  single-threaded when seeded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+METHODS = ("umap", "pca")
+UMAP_MIN_ROWS = 16  # fewer rows than this: too few neighbours for UMAP to mean anything; PCA instead
+UMAP_MAX_ROWS = 10_000  # above this, UMAP lays out a seeded sample (a 50,257-row fit is too slow here)
+UMAP_N_NEIGHBORS = 15
+UMAP_WARM_EPOCHS = 30  # epochs of a warm-started frame
+UMAP_LR_PER_MOVE = 2.0  # learning rate per unit of relative row movement (0.01 moved -> lr 0.02)
+UMAP_LR_RANGE = (0.005, 1.0)
+
+# umap warns that a seed forces one thread, and about the missing search index of precomputed_knn.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"umap\.")
+# Small SVDs and matmuls run faster on one BLAS thread, and two threads stall for seconds on a busy 2-core
+# machine right after umap's numba threads ran (measured: 10 SVDs of 1,000 x 32 took 0.01 s, then 3.8 s).
+_BLAS = ThreadpoolController()
+
+
+class ProjectionError(ValueError):
+    """Frames that cannot be laid out; the message says what to change."""
+
+
+# ---------------------------------------------------------------------------------------------- warm-up
+
+_warm_lock = threading.Lock()
+_warm = threading.Event()
+
+
+def umap_is_warm() -> bool:
+    """True once `warm_up_umap` has finished in this process (a UMAP view will not wait for the JIT)."""
+    return _warm.is_set()
+
+
+def warm_up_umap() -> float:
+    """Import umap and run the fits the pages use on tiny data, compiling numba; returns seconds taken.
+
+    Thread-safe and idempotent: a second caller waits for the first and then returns almost at once.
+    """
+    start = time.perf_counter()
+    with _warm_lock:
+        if not _warm.is_set():
+            rng = np.random.default_rng(0)
+            first = rng.standard_normal((200, 8)).astype(np.float32)
+            second = first + 0.01 * rng.standard_normal(first.shape).astype(np.float32)
+            for n_components in (2, 3):  # the same code paths as Projector: full fit, then warm start
+                Projector("umap", n_components, seed=0).layouts([first, second])
+            _warm.set()
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def frame_key(frame: np.ndarray) -> bytes:
+    """A content hash of one frame: equal bytes, dtype and shape give an equal key."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{frame.dtype.str}{frame.shape}".encode())
+    h.update(np.ascontiguousarray(frame).tobytes())
+    return h.digest()
+
+
+def relative_move(before: np.ndarray, after: np.ndarray) -> float:
+    """Mean row displacement divided by the mean distance to the centroid of `before` (0 if no spread)."""
+    spread = np.linalg.norm(before - before.mean(axis=0), axis=1).mean()
+    if spread == 0:
+        return 0.0 if np.array_equal(before, after) else 1.0
+    return float(np.linalg.norm(after - before, axis=1).mean() / spread)
+
+
+def jitter(layouts: np.ndarray) -> float:
+    """Mean displacement between consecutive layouts / mean distance to the centroid (NaN rows ignored)."""
+    layouts = np.asarray(layouts, dtype=np.float64)  # (F, V, n)
+    layouts = layouts[:, ~np.isnan(layouts).any(axis=(0, 2))]
+    spread = np.linalg.norm(layouts - layouts.mean(axis=1, keepdims=True), axis=2).mean()
+    if len(layouts) < 2 or spread == 0:
+        return 0.0
+    return float(np.linalg.norm(np.diff(layouts, axis=0), axis=2).mean() / spread)
+
+
+def exact_knn(x: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Euclidean k nearest neighbours of every row (itself first): indices (V, k), distances (V, k)."""
+    x = x.astype(np.float64)
+    sq = (x * x).sum(axis=1)
+    indices = np.empty((len(x), k), dtype=np.int64)
+    dists = np.empty((len(x), k), dtype=np.float32)
+    for lo in range(0, len(x), chunk):
+        rows = np.arange(lo, min(lo + chunk, len(x)))
+        d2 = sq[rows, None] + sq[None, :] - 2.0 * (x[rows] @ x.T)  # (c, V)
+        np.maximum(d2, 0.0, out=d2)
+        d2[np.arange(len(rows)), rows] = -1.0  # a row is its own first neighbour, even among duplicates
+        idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        part = np.take_along_axis(d2, idx, axis=1)
+        order = np.argsort(part, axis=1, kind="stable")
+        indices[rows] = np.take_along_axis(idx, order, axis=1)
+        dists[rows] = np.sqrt(np.maximum(np.take_along_axis(part, order, axis=1), 0.0))
+    return indices, dists
+
+
+def procrustes(source: np.ndarray, target: np.ndarray, scale: bool) -> np.ndarray:
+    """`source` rotated/reflected (and scaled and shifted if `scale`) to best match `target`, row by row."""
+    s_mean = source.mean(axis=0) if scale else 0.0
+    t_mean = target.mean(axis=0) if scale else 0.0
+    s, t = source - s_mean, target - t_mean
+    if not np.any(s) or not np.any(t):
+        return source.copy()
+    u, sing, vt = np.linalg.svd(s.T @ t)
+    rotation = u @ vt  # (n, n)
+    factor = sing.sum() / (s * s).sum() if scale else 1.0
+    return factor * s @ rotation + t_mean
+
+
+def pca_layout(x: np.ndarray, n_components: int, basis_rows: np.ndarray | None = None) -> np.ndarray:
+    """Rows of `x` projected on their top principal components (sklearn's signs); zero-padded to n."""
+    x = x.astype(np.float64)
+    fit_rows = x if basis_rows is None else x[basis_rows]
+    mean = fit_rows.mean(axis=0)
+    _, sing, vt = np.linalg.svd(fit_rows - mean, full_matrices=False)  # vt (r, D)
+    vt = vt[:n_components][sing[:n_components] > 1e-12 * max(sing.max(initial=0.0), 1e-300)]
+    vt *= np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])[:, None]  # largest loading positive
+    coords = np.zeros((len(x), n_components))
+    coords[:, : len(vt)] = (x - mean) @ vt.T
+    return coords
+
+
+def _check(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    arrays = []
+    for f, frame in enumerate(frames):
+        a = np.asarray(frame)
+        if a.ndim == 1:
+            a = a[:, None]  # D = 1 given as a vector
+        if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+            raise ProjectionError(f"Frame {f} has shape {a.shape}; expected a (vocab_size, dim) matrix.")
+        if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+            raise ProjectionError(f"Frame {f} holds {a.dtype} values; expected real numbers.")
+        bad = ~np.isfinite(a).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
+            raise ProjectionError(
+                f"Frame {f}: row {rows[0]}{more} has non-finite values (NaN or inf): training diverged. "
+                "Reset the run or lower the learning rate."
+            )
+        if arrays and a.shape[0] != arrays[0].shape[0]:
+            raise ProjectionError(
+                f"Frame {f} has {a.shape[0]} rows but frame 0 has {arrays[0].shape[0]}: frames of one run "
+                "must share the vocabulary. Start a new projection after changing the vocabulary size."
+            )
+        arrays.append(a)
+    return arrays
+
+
+# ---------------------------------------------------------------------------------------------- projector
+
+
+class Projector:
+    """Aligned layouts of a run's frames, cached by frame content; cheap to keep one per user session."""
+
+    def __init__(
+        self,
+        method: str = "umap",
+        n_components: int = 2,
+        seed: int = 0,
+        max_rows: int = UMAP_MAX_ROWS,
+        max_cache_bytes: int = 64 * 2**20,
+    ):
+        if method not in METHODS:
+            raise ProjectionError(f"Unknown projection method {method!r}; choose 'umap' or 'pca'.")
+        if n_components not in (2, 3):
+            raise ProjectionError(f"n_components must be 2 or 3, not {n_components!r}.")
+        if max_rows < UMAP_MIN_ROWS:
+            raise ProjectionError(f"max_rows must be at least {UMAP_MIN_ROWS}, not {max_rows}.")
+        self.method, self.n_components, self.seed = method, n_components, int(seed)
+        self.max_rows, self.max_cache_bytes = max_rows, max_cache_bytes
+        self.sample_idx: np.ndarray | None = None  # rows UMAP laid out when V > max_rows; None: all rows
+        self.notes: tuple[str, ...] = ()  # what the last layouts() call did differently, for the page
+        self.n_computed = 0  # frames computed (not served from the cache) since construction
+        self._cache: OrderedDict[bytes, tuple[np.ndarray, bool]] = OrderedDict()  # key -> (layout, is_umap)
+        self._n_rows: int | None = None
+
+    def layouts(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """One aligned layout per frame, shape (F, V, n_components); computes only unseen frames."""
+        arrays = _check(frames)
+        if not arrays:
+            return np.zeros((0, 0, self.n_components), dtype=np.float32)
+        self._set_rows(arrays[0].shape[0])
+        notes: list[str] = []
+        out = np.empty((len(arrays), arrays[0].shape[0], self.n_components), dtype=np.float32)
+        previous: tuple[np.ndarray, bool] | None = None
+        with _BLAS.limit(limits=1, user_api="blas"):
+            for f, x in enumerate(arrays):
+                key = frame_key(x)
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    entry = self._cache[key]
+                else:
+                    entry = self._compute(x, arrays[f - 1] if f else None, previous, notes)
+                    self._store(key, entry)
+                    self.n_computed += 1
+                out[f] = entry[0]
+                previous = entry
+        if self.sample_idx is not None and self.method == "umap":
+            notes.append(
+                f"UMAP shows a fixed sample of {len(self.sample_idx):,} of {len(out[0]):,} rows "
+                "(chosen by the seed); PCA shows every row."
+            )
+        self.notes = tuple(dict.fromkeys(notes))
+        return out
+
+    @property
+    def n_cached(self) -> int:
+        """How many frame layouts the cache holds now."""
+        return len(self._cache)
+
+    # -- internals
+
+    def _set_rows(self, n_rows: int) -> None:
+        if n_rows == self._n_rows:
+            return
+        self._n_rows = n_rows
+        self._cache.clear()  # a new vocabulary size is a new run
+        if n_rows > self.max_rows:
+            rng = np.random.default_rng(self.seed)
+            self.sample_idx = np.sort(rng.choice(n_rows, self.max_rows, replace=False))
+        else:
+            self.sample_idx = None
+
+    def _store(self, key: bytes, entry: tuple[np.ndarray, bool]) -> None:
+        self._cache[key] = entry
+        while len(self._cache) > 1 and sum(e[0].nbytes for e in self._cache.values()) > self.max_cache_bytes:
+            self._cache.popitem(last=False)  # least recently used first
+
+    def _compute(self, x, x_prev, previous, notes: list[str]) -> tuple[np.ndarray, bool]:
+        rows = self.sample_idx if self.sample_idx is not None else slice(None)
+        if self.method == "umap":
+            reason = self._umap_refusal(x[rows])
+            if reason is None:
+                try:
+                    layout = self._umap(x, x_prev, previous)
+                    if np.isfinite(layout[rows]).all():
+                        return layout, True
+                    reason = "UMAP produced non-finite coordinates"
+                except Exception as exc:  # on purpose: any umap failure becomes a PCA view plus a note
+                    reason = f"UMAP failed ({type(exc).__name__}: {exc})"
+            notes.append(f"{reason}; showing PCA instead.")
+        return self._pca(x, previous), False
+
+    def _umap_refusal(self, x: np.ndarray) -> str | None:
+        if len(x) < UMAP_MIN_ROWS:
+            return f"UMAP needs at least {UMAP_MIN_ROWS} tokens to find neighbours (this run has {len(x)})"
+        n_distinct = len(np.unique(x, axis=0))
+        if n_distinct < UMAP_MIN_ROWS:
+            what = "all rows are equal" if n_distinct == 1 else f"only {n_distinct} distinct rows"
+            return f"UMAP cannot lay out these embeddings: {what} (e.g. a constant initialisation)"
+        return None
+
+    def _pca(self, x: np.ndarray, previous) -> np.ndarray:
+        layout = pca_layout(x, self.n_components, self.sample_idx)
+        if previous is not None and not previous[1]:  # align to a previous PCA layout only
+            layout = procrustes(layout, previous[0].astype(np.float64), scale=False)
+        return layout.astype(np.float32)
+
+    def _umap(self, x: np.ndarray, x_prev, previous) -> np.ndarray:
+        import umap  # slow first import (numba); see warm_up_umap
+
+        rows = self.sample_idx if self.sample_idx is not None else np.arange(len(x))
+        xs = x[rows].astype(np.float32)  # (S, D)
+        k = min(UMAP_N_NEIGHBORS, len(xs) - 1)
+        knn_idx, knn_dist = exact_knn(xs, k)
+        options = dict(
+            n_components=self.n_components,
+            n_neighbors=k,
+            random_state=self.seed,
+            precomputed_knn=(knn_idx, knn_dist),
+            force_approximation_algorithm=True,  # otherwise umap ignores precomputed_knn below 4,096 rows
+        )
+        init = previous[0][rows] if previous is not None and previous[1] else None
+        if init is not None and np.all(np.ptp(init, axis=0) > 0):
+            move = relative_move(x_prev[rows].astype(np.float64), xs.astype(np.float64))
+            lr = float(np.clip(UMAP_LR_PER_MOVE * move, *UMAP_LR_RANGE))
+            reducer = umap.UMAP(init=init, n_epochs=UMAP_WARM_EPOCHS, learning_rate=lr, **options)
+            coords = procrustes(reducer.fit_transform(xs).astype(np.float64), init, scale=True)
+        else:
+            coords = umap.UMAP(**options).fit_transform(xs)
+        layout = np.full((len(x), self.n_components), np.nan, dtype=np.float32)
+        layout[rows] = coords
+        return layout
+
+
+def project(frames: Sequence[np.ndarray], method: str = "umap", n_components: int = 2, seed: int = 0) -> np.ndarray:
+    """One layout per frame, aligned across frames: shape (F, V, n_components). See the module docstring."""
+    return Projector(method, n_components, seed).layouts(frames)
