@@ -69,7 +69,11 @@ def test_text_corpus_with_padding_puts_pad_at_padding_idx_and_never_as_a_target(
 
 @pytest.mark.parametrize(
     "text",
-    ["naïve café — 東京 and Zürich. ÆØÅ ŒUVRE!", "tab\tsep\x00null\x1bescape\r\nline \u200b zero-width", "🙂 emoji 🙂 words"],
+    [
+        "naïve café — 東京 and Zürich. ÆØÅ ŒUVRE!",
+        "tab\tsep\x00null\x1bescape\r\nline \u200b zero-width",
+        "🙂 emoji 🙂 words",
+    ],
 )
 def test_any_unicode_is_tokenised_without_a_crash(text):
     corpus = build_corpus(8, seed=0, window=1, text=text * 3)

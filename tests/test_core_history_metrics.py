@@ -41,8 +41,7 @@ def test_nearest_neighbours_match_brute_force_cosine():
     weight[5] = 0.0  # a zero row must not produce NaNs
     rows, sims = nearest_neighbours(weight, 3, k=4)
     cos = [
-        weight[3] @ w / (np.linalg.norm(weight[3]) * np.linalg.norm(w)) if np.linalg.norm(w) else 0.0
-        for w in weight
+        weight[3] @ w / (np.linalg.norm(weight[3]) * np.linalg.norm(w)) if np.linalg.norm(w) else 0.0 for w in weight
     ]
     cos[3] = -np.inf
     expected = np.argsort(cos)[::-1][:4]
