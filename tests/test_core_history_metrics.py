@@ -1,8 +1,9 @@
 """Bounded history and snapshots, the metrics against brute force, and what training achieves."""
 
+from pydoc_data.topics import topics  # English prose that ships with Python: nothing downloaded
+
 import numpy as np
 import pytest
-from pydoc_data.topics import topics  # English prose that ships with Python: nothing downloaded
 
 from core import TrainConfig, Trainer, knn_category_purity, nearest_neighbours
 
