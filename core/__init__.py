@@ -4,11 +4,14 @@ from core.config import INITS, TrainConfig
 from core.errors import ConfigError, TrainingDiverged
 from core.metrics import knn_category_purity, nearest_neighbours
 from core.optim import OPTIMIZERS
+from core.projection import ProjectionError, Projector, project, umap_is_warm, warm_up_umap
 from core.trainer import History, StepRecord, Trainer
 
 __all__ = [
     "INITS",
     "OPTIMIZERS",
+    "ProjectionError",
+    "Projector",
     "ConfigError",
     "History",
     "StepRecord",
@@ -17,4 +20,7 @@ __all__ = [
     "TrainingDiverged",
     "knn_category_purity",
     "nearest_neighbours",
+    "project",
+    "umap_is_warm",
+    "warm_up_umap",
 ]
