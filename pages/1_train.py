@@ -1,0 +1,85 @@
+"""Train: step through training; the loss, this step's batch and the table with this step's rows marked."""
+
+import numpy as np
+import streamlit as st
+
+import ui
+from ui import analysis, figures, state
+from ui.controls import row_label, step_picker
+
+TICK_SECONDS = 0.4  # Run reruns only the fragment below this often, stepping for at most half of it
+
+ui.setup("Train")
+st.title("Train: one batch at a time")
+
+
+@st.fragment(run_every=TICK_SECONDS if st.session_state.running else None)
+def training() -> None:
+    ss = st.session_state
+    if ss.running:
+        state.step_for(TICK_SECONDS / 2)
+        if not ss.running:  # diverged: a full rerun stops the timer
+            st.rerun()
+    buttons = st.columns([1, 1.2, 1.3, 1.1, 1.1, 2.2])
+    for col, (label, n) in zip(buttons[:3], (("Step", 1), ("Step ×10", 10), ("Step ×100", 100)), strict=True):
+        if col.button(label, key=f"train_step_{n}", width="stretch", disabled=ss.running):
+            state.step(n)
+    label = "Pause" if ss.running else "Run"
+    if buttons[3].button(label, key="train_run", type="primary", width="stretch", on_click=_toggle_run):
+        st.rerun()  # a full rerun (re)starts or stops the fragment's timer
+    if buttons[4].button("Reset", key="train_reset", width="stretch"):
+        state.reset()
+        st.rerun()
+    tr = state.trainer()
+    buttons[5].metric("Step", tr.step_count)
+    if ss.diverged:
+        st.error(ss.diverged)
+        smaller = tr.cfg.lr / 10
+        st.button(f"Reset with learning rate {smaller:g}", key="train_reset_lr", on_click=state.reset_with_lr,
+                  args=(smaller,), type="primary")  # fmt: skip
+    records = tr.history
+    chosen = step_picker(records.steps, "train_view_step")
+    rec = records.at(chosen) if chosen is not None else None
+    left, right = st.columns(2)
+    with left:
+        if rec is None:
+            st.info("No step yet: press **Step**. The table below is the random initialisation.")
+        else:
+            st.plotly_chart(figures.loss_curve(np.array(records.steps), np.array([r.loss for r in records]), chosen))
+            st.caption(f"Step {chosen}: loss {rec.loss:.3f} (ln V = {np.log(tr.cfg.vocab_size):.2f} is a blind guess).")
+    with right:
+        if rec is not None:
+            order = np.argsort(-rec.token_counts, kind="stable")[:30]
+            order = order[rec.token_counts[order] > 0]
+            title = f"Step {chosen}'s batch: {len(rec.input_ids)} lookups of {len(order)} tokens shown"
+            st.plotly_chart(figures.batch_token_bars([tr.vocab[i] for i in order], rec.token_counts[order], title))
+            used = int((rec.token_counts > 0).sum())
+            st.caption(
+                f"{used} distinct tokens of {tr.cfg.vocab_size:,} were looked up; only their rows get a gradient."
+            )
+    _table(tr, rec, chosen)
+
+
+def _toggle_run() -> None:
+    st.session_state.running = not st.session_state.running
+
+
+def _table(tr, rec, chosen) -> None:
+    used = np.zeros(tr.cfg.vocab_size, bool) if rec is None else rec.token_counts > 0
+    rows = analysis.sample_rows(tr.cfg.vocab_size, keep=np.flatnonzero(used))
+    if chosen is None or chosen == tr.step_count:
+        frame_step, weight = tr.step_count, state.weight_rows(rows)
+    else:
+        frame_step, frame = analysis.frame_before(tr.snapshots.items(), chosen)
+        weight = frame[rows]
+    padding = rows == tr.cfg.padding_idx
+    title = f"The table W ({tr.cfg.vocab_size:,} × {tr.cfg.dim:,}) after step {frame_step}; left strip: rows looked up"
+    labels = [row_label(r, tr.vocab[r]) for r in rows]
+    st.plotly_chart(figures.weight_heatmap(weight, labels, used[rows], padding, title))
+    note = "" if len(rows) == tr.cfg.vocab_size else f" Showing {len(rows)} of {tr.cfg.vocab_size:,} rows (sampled)."
+    if chosen is not None and frame_step != chosen:
+        note += f" Weights are from step {frame_step}, the nearest kept snapshot before step {chosen}."
+    st.caption(f"{int(used.sum())} rows were looked up in step {chosen or 0} (blue in the strip).{note}")
+
+
+training()

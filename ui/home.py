@@ -1,0 +1,23 @@
+"""The home page's content (app.py hands it to st.navigation as the default page)."""
+
+import streamlit as st
+
+import ui
+from ui import nav
+
+
+def render() -> None:
+    ui.setup("Home")
+    st.title("Embedding Explorer")
+    st.markdown(
+        """
+`torch.nn.Embedding(V, D)` is a table: **one row of D numbers for each of the V tokens**, filled at random
+to begin with. Looking a token up returns its row, exactly `one_hot(token) @ W`, with no activation and no bias.
+Training changes the rows: the loss's gradient reaches **only the rows that were looked up** in the batch,
+and then the optimizer decides how far each row moves (Adam and momentum keep moving rows that got no gradient).
+
+Choose a table and an optimizer in the sidebar, then start with **Train**:
+"""
+    )
+    nav.links()
+    st.caption("Every setting is in the address bar: share the link and every screen trains the same run.")

@@ -1,0 +1,48 @@
+"""The app's pages: one list that app.py hands to st.navigation and that pages link to."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (file, title, url path, icon): the url paths are a contract with the browser tests and teachers' links
+PAGES = (
+    ("pages/1_train.py", "Train", "train", ":material/play_circle:"),
+    ("pages/2_gradient_masks.py", "Gradient masks", "gradient_masks", ":material/grid_on:"),
+    ("pages/3_row_updates.py", "Row updates", "row_updates", ":material/trending_up:"),
+    ("pages/4_embedding_space.py", "Embedding space", "embedding_space", ":material/scatter_plot:"),
+    ("pages/5_lookup.py", "Lookup, not MLP", "lookup", ":material/table_rows:"),
+    ("pages/6_scale.py", "Scale: GPT-1 to Llama 3", "scale", ":material/stacked_bar_chart:"),
+)
+
+
+_entry = threading.local()  # whether app.py declared the pages in this script run (one thread per run)
+
+
+def navigation(home=None) -> st.Page:
+    """st.navigation over the home function and every file page (paths absolute, so any cwd works)."""
+    if home is None:
+        from ui.home import render as home
+    _entry.declared = True
+    pages = [st.Page(home, title="Home", icon=":material/home:", url_path="home", default=True)]
+    pages += [st.Page(ROOT / path, title=title, url_path=url, icon=icon) for path, title, url, icon in PAGES]
+    return st.navigation(pages)
+
+
+def ensure_declared() -> None:
+    """Declare the pages when app.py did not run: the first request to a fresh server that goes straight to a
+    page's URL runs that page alone (Streamlit's pages/ folder mode). Declaring them here switches the server to
+    st.navigation, so the sidebar lists the same titled pages and later reruns go through app.py."""
+    if not getattr(_entry, "declared", False):
+        navigation()
+    _entry.declared = False
+
+
+def links() -> None:
+    """A link to every page (they work whether the app started at app.py or at a page's own URL)."""
+    for path, title, _, icon in PAGES:
+        st.page_link(path, label=title, icon=icon)
