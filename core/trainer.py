@@ -140,6 +140,11 @@ class Trainer:
         """A copy of the embedding matrix, (V, D) float32."""
         return self.model.embedding.weight.detach().cpu().numpy().copy()
 
+    def weight_rows(self, rows: np.ndarray) -> np.ndarray:
+        """A copy of some rows of the embedding matrix, (len(rows), D), without copying the whole table."""
+        index = torch.as_tensor(np.asarray(rows, dtype=np.int64), device=self.device)
+        return self.model.embedding.weight.detach()[index].cpu().numpy()
+
     @property
     def head_weight(self) -> np.ndarray:
         """A copy of the output head, (V, D): the embedding matrix itself when tied."""

@@ -68,7 +68,7 @@ def _table(tr, rec, chosen) -> None:
     used = np.zeros(tr.cfg.vocab_size, bool) if rec is None else rec.token_counts > 0
     rows = analysis.sample_rows(tr.cfg.vocab_size, keep=np.flatnonzero(used))
     if chosen is None or chosen == tr.step_count:
-        frame_step, weight = tr.step_count, state.weight_rows(rows)
+        frame_step, weight = tr.step_count, tr.weight_rows(rows)
     else:
         frame_step, frame = analysis.frame_before(tr.snapshots.items(), chosen)
         weight = frame[rows]

@@ -78,3 +78,10 @@ def test_loss_falls_on_real_english_prose(optimizer):
     trainer = Trainer(TrainConfig(vocab_size=300, dim=16, optimizer=optimizer, corpus_text=text, seed=0))
     losses = [r.loss for r in trainer.run(300)]
     assert np.mean(losses[-50:]) < np.mean(losses[:10]) - 0.5
+
+
+def test_weight_rows_reads_the_same_rows_as_the_whole_table():
+    trainer = Trainer(TrainConfig(vocab_size=80, dim=4))
+    trainer.run(2)
+    rows = np.array([79, 0, 5, 5])
+    np.testing.assert_array_equal(trainer.weight_rows(rows), trainer.weight[rows])

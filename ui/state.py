@@ -10,9 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
-import numpy as np
 import streamlit as st
-import torch
 
 from core import ConfigError, TrainConfig, Trainer, TrainingDiverged
 from ui.params import parse_query, to_query
@@ -159,8 +157,3 @@ def step_for(seconds: float, max_steps: int = 50) -> None:
         step(1)
         if not st.session_state.running or time.perf_counter() - start > seconds:
             return
-
-
-def weight_rows(rows: np.ndarray) -> np.ndarray:
-    """Current rows of the table, (len(rows), D), without copying a 50,257-row table to read 200 rows."""
-    return st.session_state.trainer.model.embedding.weight.detach()[torch.as_tensor(rows)].cpu().numpy()
