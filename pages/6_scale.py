@@ -16,7 +16,11 @@ SWEEP_MAX_VOCAB = 5_000  # beyond this the sweep takes too long for a page
 
 
 def gib(n_bytes: float) -> str:
-    return f"{n_bytes / 1024**3:,.2f} GiB"
+    """Bytes in the largest binary unit that keeps the number at 1 or more."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:,.2f} {unit}"
+    return f"{n_bytes:,.0f} B"
 
 
 ui.setup("Scale: GPT-1 to Llama 3")
@@ -29,7 +33,7 @@ rows = [
     {
         "model": m.model,
         "year": m.year,
-        "vocabulary V": m.vocab_size,
+        "vocabulary V": f"{m.vocab_size:,}",
         "width D": "not published" if m.dim is None else f"{m.dim:,}",
         "table V × D": "?" if m.table_params is None else f"{m.table_params:,}",
         "head": "tied" if m.tied else "separate",
@@ -44,7 +48,7 @@ rows.insert(
     {
         "model": yours,
         "year": 2026,
-        "vocabulary V": cfg.vocab_size,
+        "vocabulary V": f"{cfg.vocab_size:,}",
         "width D": f"{cfg.dim:,}",
         "table V × D": f"{cfg.vocab_size * cfg.dim:,}",
         "head": "tied" if cfg.tie_weights else "separate",
@@ -53,7 +57,7 @@ rows.insert(
         "train with Adam (fp32)": gib(training_bytes(cfg.vocab_size, cfg.dim, cfg.tie_weights)),
     },
 )
-st.dataframe(pd.DataFrame(rows), hide_index=True)
+st.dataframe(pd.DataFrame(rows), hide_index=True, height=36 * (len(rows) + 1) + 3)  # every row, no scrolling
 st.caption(
     "Share of model: the token table, plus the output layer when it is separate, over all parameters. "
     "Training memory: weights, gradients and Adam's two moment estimates, 4 bytes each. "

@@ -11,6 +11,14 @@ from plotly.subplots import make_subplots
 from ui.figures import FROM_GRADIENT, FROM_STATE, MAGNITUDE, OKABE_ITO, SIGNED, USED, _style
 
 
+def _short(n: float) -> str:
+    """960, 38.6M, 2.1B: a bar label that fits above a bar."""
+    for suffix, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{suffix}"
+    return f"{n:.0f}"
+
+
 def one_hot_product(one_hot: np.ndarray, weight: np.ndarray, rows: np.ndarray, tokens: Sequence[str]) -> go.Figure:
     """one_hot (B x V) times W (V x D) gives the looked-up rows (B x D): the three matrices side by side."""
     fig = make_subplots(
@@ -48,8 +56,8 @@ def init_histogram(values: np.ndarray, expected_std: float | None, title: str) -
 def table_sizes(names: Sequence[str], params: Sequence[float], highlight: str) -> go.Figure:
     """Token-table parameters per model, log scale, the user's run highlighted."""
     colours = [FROM_STATE if n == highlight else FROM_GRADIENT for n in names]
-    fig = go.Figure(go.Bar(x=list(names), y=list(params), marker_color=colours, text=[f"{p:,.0f}" for p in params]))
-    fig.update_traces(textposition="outside", cliponaxis=False, textfont_size=12)
+    fig = go.Figure(go.Bar(x=list(names), y=list(params), marker_color=colours, text=[_short(p) for p in params]))
+    fig.update_traces(textposition="outside", cliponaxis=False, textfont_size=14)
     fig.update_yaxes(type="log", title_text="parameters in the token table (V × D)")
     return _style(fig, "Token-table size: from your run to Llama 3 405B (log scale)", height=420)
 
