@@ -36,6 +36,10 @@ VIEWPORT = {"width": 1280, "height": 800}
 APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 APP_RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
 EXCEPTION = "[data-testid='stException']"
+SCROLLING_CONTAINERS = ", ".join(
+    f"[data-testid='{test_id}']" for test_id in ("stMain", "stAppViewContainer", "stSidebarContent")
+)
+TWO_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 # The app skips its background UMAP/numba warm-up when this is set, so a fresh server answers at once.
 SERVER_ENV = {"EMBEDDING_EXPLORER_NO_UMAP_WARMUP": "1"}
@@ -96,10 +100,12 @@ class StreamlitServer:
             if self.process.poll() is not None:
                 self.stop()
                 raise RuntimeError(f"streamlit exited with {self.process.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                with urllib.request.urlopen(self.url("/_stcore/health"), timeout=2) as response:
-                    if response.read().decode().strip() == "ok":
-                        return
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(self.url("/_stcore/health"), timeout=2) as response,
+            ):
+                if response.read().decode().strip() == "ok":
+                    return
             time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s:\n{self.log_tail()}")
@@ -153,9 +159,8 @@ def open_page(page: Page, url: str, timeout: float = 60_000) -> None:
     """Load a URL and wait until the app has rendered its first complete run."""
     page.goto(url, wait_until="domcontentloaded", timeout=timeout)
     # Until the first run has finished the main block holds no element; after it, the script is idle.
-    expect(page.locator("[data-testid='stMainBlockContainer'] [data-testid='stElementContainer']").first).to_be_attached(
-        timeout=timeout
-    )
+    first_element = page.locator("[data-testid='stMainBlockContainer'] [data-testid='stElementContainer']").first
+    expect(first_element).to_be_attached(timeout=timeout)
     wait_idle(page, timeout)
 
 
@@ -186,19 +191,20 @@ def assert_no_exception(page: Page) -> None:
 def full_page_screenshot(page: Page, path: Path) -> Path:
     """Screenshot of the whole page at 1280 px wide.
 
-    Streamlit scrolls inside its own container, so Playwright's ``full_page`` shows only the viewport: grow the
-    viewport to the content's height for the shot, then put it back.
+    Streamlit scrolls inside its own containers (main area and sidebar), so Playwright's ``full_page`` shows only
+    the viewport: grow the viewport to the taller of the two for the shot, then put it back.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     content_height = page.evaluate(
-        """() => Math.max(...[document.scrollingElement,
-                 ...document.querySelectorAll("[data-testid='stMain'], [data-testid='stAppViewContainer']")]
-                 .filter(Boolean).map(el => el.scrollHeight))"""
+        "selector => Math.max(document.scrollingElement.scrollHeight,"
+        " ...[...document.querySelectorAll(selector)].map(el => el.scrollHeight))",
+        SCROLLING_CONTAINERS,
     )
     size = page.viewport_size or VIEWPORT
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(content_height), 16_000))})
     try:
         wait_idle(page)
+        page.evaluate(TWO_FRAMES)  # let the charts lay themselves out at the new height
         page.screenshot(path=str(path), full_page=True, animations="disabled")
     finally:
         page.set_viewport_size(size)
