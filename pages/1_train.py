@@ -38,7 +38,9 @@ def training() -> None:
         st.button(f"Reset with learning rate {smaller:g}", key="train_reset_lr", on_click=state.reset_with_lr,
                   args=(smaller,), type="primary")  # fmt: skip
     records = tr.history
-    chosen = step_picker(records.steps, "train_view_step")
+    # The slider only when asked for: redrawing it costs ~25 ms of browser time on every Step click
+    browsing = st.toggle("Go back to an earlier step", key="train_browse", disabled=len(records) < 2)
+    chosen = step_picker(records.steps, "train_view_step") if browsing else (records.steps or [None])[-1]
     rec = records.at(chosen) if chosen is not None else None
     left, right = st.columns(2)
     with left:

@@ -25,18 +25,25 @@ def category_colour(category: int) -> str:
     return NO_CATEGORY if category < 0 else OKABE_ITO[category % len(OKABE_ITO)]
 
 
-def _style(fig: go.Figure, title: str, height: int = 400, **layout) -> go.Figure:
+def _style(fig: go.Figure, title: str, height: int = 400, fixed_margin: dict | None = None, **layout) -> go.Figure:
+    """Title, fonts and margins in one layout update: axis ticks and titles inherit the font size.
+
+    One update with nested dicts on purpose: plotly's per-axis and magic-underscore updates cost several ms
+    each, and the Train page rebuilds its figures on every Step click. `fixed_margin` turns off plotly.js's
+    automatic margins, which redraw a chart a second time in the browser (a third of its drawing time on
+    the Train page): the margins given must then leave room for tick labels, legends and colour bars.
+    """
+    margin = {"l": 70, "r": 20, "t": 60, "b": 55} | (fixed_margin or {})
     fig.update_layout(
-        title={"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left"},
-        font={"size": FONT_SIZE},
-        height=height,
-        margin={"l": 70, "r": 20, "t": 60, "b": 55},
-        template="plotly_white",
-        legend={"font": {"size": FONT_SIZE}} | layout.pop("legend", {}),
+        {
+            "title": {"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left"},
+            "font": {"size": FONT_SIZE},
+            "height": height,
+            "margin": margin | {"autoexpand": fixed_margin is None},
+            "legend": {"font": {"size": FONT_SIZE}} | layout.pop("legend", {}),
+        },
         **layout,
     )
-    fig.update_xaxes(tickfont_size=14, title_font_size=FONT_SIZE)
-    fig.update_yaxes(tickfont_size=14, title_font_size=FONT_SIZE)
     return fig
 
 
@@ -60,7 +67,7 @@ def loss_curve(steps: np.ndarray, losses: np.ndarray, marked_step: int | None = 
             )
         )  # fmt: skip
     return _style(
-        fig, "Loss per step", height=330, showlegend=False,
+        fig, "Loss per step", height=330, showlegend=False, fixed_margin={"l": 70, "b": 60},
         xaxis_title="step", yaxis_title="loss",
     )  # fmt: skip
 
@@ -70,34 +77,40 @@ def weight_heatmap(
 ) -> go.Figure:
     """The embedding matrix (shown rows x D) as a heatmap, with a strip marking the rows used this step."""
     status = np.where(padding, 2, np.where(used, 1, 0))  # 0 not used, 1 used, 2 padding
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.05, 0.95], shared_yaxes=True, horizontal_spacing=0.01)
-    fig.add_trace(
-        go.Heatmap(
-            z=status[:, None], y=list(row_labels), x=["used"], zmin=0, zmax=2, showscale=False,
-            colorscale=[[0, NOT_USED], [0.33, NOT_USED], [0.34, USED], [0.66, USED], [0.67, PADDING], [1, PADDING]],
-            hovertemplate="%{y}: %{customdata}<extra></extra>",
-            customdata=np.array(["not used", "used this step", "padding"])[status][:, None],
-        ),
-        row=1, col=1,
-    )  # fmt: skip
+    labels = list(row_labels)
     peak = _symmetric(weight_rows)
-    fig.add_trace(
-        go.Heatmap(
-            z=weight_rows, y=list(row_labels), x=np.arange(weight_rows.shape[1]), colorscale=SIGNED,
-            zmin=-peak, zmax=peak, colorbar={"title": "value", "thickness": 14},
-            hovertemplate="%{y}, dim %{x}: %{z:.3f}<extra></extra>",
-        ),
-        row=1, col=2,
+    strip = go.Heatmap(  # a column left of dimension 0, on the table's own axes: one axis pair to draw
+        z=status[:, None], y=labels, x=[-1.5], zmin=0, zmax=2, showscale=False,
+        colorscale=[[0, NOT_USED], [0.33, NOT_USED], [0.34, USED], [0.66, USED], [0.67, PADDING], [1, PADDING]],
+        hovertemplate="%{y}: %{customdata}<extra></extra>",
+        customdata=np.array(["not used", "used this step", "padding"])[status][:, None],
     )  # fmt: skip
-    fig.update_yaxes(autorange="reversed", showticklabels=len(row_labels) <= 40, row=1, col=1)
-    fig.update_xaxes(title_text="dimension", row=1, col=2)
-    return _style(fig, title, height=460)
+    table = go.Heatmap(
+        z=weight_rows, y=labels, x=np.arange(weight_rows.shape[1]), colorscale=SIGNED,
+        zmin=-peak, zmax=peak, colorbar={"title": {"text": "value"}, "thickness": 14, "len": 0.8},
+        hovertemplate="%{y}, dim %{x}: %{z:.3f}<extra></extra>",
+    )  # fmt: skip
+    dim = weight_rows.shape[1]
+    ticks = list(range(0, dim, max(1, dim // 8)))
+    fig = go.Figure(
+        data=[strip, table],
+        layout={
+            "xaxis": {
+                "title": {"text": "dimension"}, "range": [-2.1, dim - 0.5], "zeroline": False, "showgrid": False,
+                "tickvals": [-1.5, *ticks], "ticktext": ["used", *map(str, ticks)],
+            },
+            "yaxis": {"autorange": "reversed", "showticklabels": len(labels) <= 40, "showgrid": False},
+        },
+    )  # fmt: skip
+    left = 150 if len(labels) <= 40 else 60  # room for row labels only when they are shown
+    return _style(fig, title, height=460, fixed_margin={"l": left, "r": 100, "b": 60})
 
 
 def batch_token_bars(tokens: Sequence[str], counts: np.ndarray, title: str) -> go.Figure:
     """How often each token of this batch was looked up (most frequent first)."""
     fig = go.Figure(go.Bar(x=list(tokens), y=counts, marker_color=USED, hovertemplate="%{x}: %{y}<extra></extra>"))
-    return _style(fig, title, height=330, xaxis_title="token", yaxis_title="times in batch")
+    fig.update_layout(xaxis={"tickangle": -60})  # a fixed angle: plotly.js need not measure labels to choose
+    return _style(fig, title, height=330, xaxis_title="token", yaxis_title="times in batch", fixed_margin={"b": 110})
 
 
 # ---------------------------------------------------------------- Gradient masks
