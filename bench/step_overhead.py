@@ -61,7 +61,7 @@ def main() -> None:
     print(f"{'V x D':>14} {'steps':>6} {'bare ms':>9} {'Trainer ms':>11} {'ratio':>6}  (medians; target <= 1.5x)")
     worst = 0.0
     for vocab_size, dim in SIZES:
-        steps = args.steps or (200 if vocab_size * dim < 2e6 else 25)
+        steps = args.steps or (1000 if vocab_size * dim < 1e6 else 200 if vocab_size * dim < 2e6 else 25)
         bare_ms, step_ms, ratio = measure(vocab_size, dim, args.optimizer, steps, warmup=max(3, steps // 10))
         worst = max(worst, ratio)
         print(f"{vocab_size:>7,} x {dim:<4} {steps:>6} {bare_ms:>9.2f} {step_ms:>11.2f} {ratio:>5.2f}x")

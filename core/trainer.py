@@ -48,7 +48,11 @@ class StepRecord:
 
     @property
     def nbytes(self) -> int:
-        return sum(getattr(self, f.name).nbytes for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray))
+        arrays = [getattr(self, name) for name in _ARRAY_FIELDS]
+        return sum(a.nbytes for a in arrays if a is not None)
+
+
+_ARRAY_FIELDS = tuple(f.name for f in fields(StepRecord) if f.name not in ("step", "loss"))
 
 
 class History(Sequence):
@@ -197,8 +201,8 @@ class Trainer:
         head_grad_norm = None
         if self.model.head is not None:
             head_grad_norm = torch.linalg.vector_norm(self.model.head.weight.grad, dim=1)  # (V,)
-        finite = grad_norm.sum() if head_grad_norm is None else grad_norm.sum() + head_grad_norm.sum()
-        if not torch.isfinite(finite):
+        total = grad_norm.sum() if head_grad_norm is None else grad_norm.sum() + head_grad_norm.sum()
+        if not math.isfinite(total.item()):  # one sum: any inf or NaN makes it non-finite
             self._diverged(rng_state, "the gradient became non-finite")
         grad_rows = torch.nonzero(grad_norm).squeeze(1)  # (n,)
         if cfg.max_norm is not None:
@@ -217,7 +221,7 @@ class Trainer:
         with torch.no_grad():
             delta = torch.sub(weight, before, out=self._delta)  # (V, D)
             update_norm = torch.linalg.vector_norm(delta, dim=1)  # (V,)
-            if not torch.isfinite(update_norm.sum()):
+            if not math.isfinite(update_norm.sum().item()):
                 self._diverged(rng_state, "the weights overflowed")
             state_update = update_norm.clone()  # rows with no gradient: the real update is state alone
             renorm = self._no_renorm
@@ -261,7 +265,7 @@ class Trainer:
         norms[grad.indices()[0]] = torch.linalg.vector_norm(grad.values(), dim=1)
         return norms
 
-    def _attach_zero_grad_shadow(self, rows: torch.Tensor) -> torch.nn.Parameter:
+    def _attach_zero_grad_shadow(self, rows: torch.Tensor) -> torch.Tensor:
         """Add to the embedding's optimizer a copy of `rows` with a zero gradient and a copy of their state.
 
         The real step then also computes, in the same call, how far those rows would have moved with a zero
@@ -269,7 +273,7 @@ class Trainer:
         """
         weight = self.model.embedding.weight
         optimizer = self.optimizers[0]  # the one that owns the embedding
-        shadow = torch.nn.Parameter(weight.detach()[rows])  # (n, D), a copy: indexing by a tensor copies
+        shadow = weight.detach()[rows].requires_grad_()  # (n, D) leaf, a copy: indexing by a tensor copies
         state = optimizer.state.get(weight)
         if state:
             optimizer.state[shadow] = {key: _rows_of(value, rows, weight.shape) for key, value in state.items()}
@@ -283,7 +287,7 @@ class Trainer:
         optimizer.param_groups[0]["params"].append(shadow)
         return shadow
 
-    def _detach_shadow(self, shadow: torch.nn.Parameter) -> None:
+    def _detach_shadow(self, shadow: torch.Tensor) -> None:
         """Take the shadow back out of the optimizer, leaving it exactly as it was."""
         optimizer = self.optimizers[0]
         params = optimizer.param_groups[0]["params"]
