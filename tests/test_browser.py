@@ -32,6 +32,11 @@ from browser_support import (  # noqa: E402
 )
 from playwright.sync_api import expect  # noqa: E402
 
+# CI (.ci/run) installs Chromium and sets this: there a missing browser is a failure, never a silent skip.
+REQUIRED = os.environ.get("EMBEDDING_EXPLORER_REQUIRE_BROWSER") == "1"
+if REQUIRED and not CHROMIUM.exists():
+    raise RuntimeError(f"EMBEDDING_EXPLORER_REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM}")
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (.ci/run installs it)"),
