@@ -113,6 +113,25 @@ def test_run_toggles_to_pause_and_reset_goes_back_to_step_0():
     assert step_metric(at) == 0
 
 
+def test_going_back_to_an_earlier_step_shows_that_steps_batch():
+    at = on_train()
+    at.button(key="train_step_10").click().run()
+    assert not at.slider  # the latest step is shown until the user asks to go back
+    at.toggle(key="train_browse").set_value(True).run()
+    at.slider(key="train_view_step").set_value(3).run()
+    no_exception(at)
+    rec = at.session_state.trainer.history.at(3)
+    titles = [c["layout"]["title"]["text"] for c in charts(at)]
+    assert any(t.startswith(f"Step 3's batch: {len(rec.input_ids)} lookups") for t in titles)
+    assert any("after step 3" in t for t in titles)  # the table as it was then, from the kept snapshots
+    assert step_metric(at) == 10  # looking back does not train or rewind
+    at.button(key="train_step_1").click().run()
+    assert at.slider(key="train_view_step").value == 3  # a new step does not yank the view forward
+    at.slider(key="train_view_step").set_value(11).run()
+    at.button(key="train_step_1").click().run()
+    assert at.slider(key="train_view_step").value == 12  # back at the end: it follows again
+
+
 def test_train_charts_mark_this_steps_rows():
     at = on_train()
     at.button(key="train_step_1").click().run()

@@ -17,9 +17,15 @@ def step_picker(steps: list[int], key: str, label: str = "Show step") -> int | N
     if len(steps) == 1:
         ss[follow_key] = True
         return latest
-    chosen = st.slider(label, steps[0], latest, key=key, help="Any step the history still keeps.")
-    ss[follow_key] = chosen == latest
-    return chosen
+    return st.slider(
+        label, steps[0], latest, key=key, help="Any step the history still keeps.",
+        on_change=_set_follow, args=(key, follow_key, latest),
+    )  # fmt: skip
+
+
+def _set_follow(key: str, follow_key: str, latest: int) -> None:
+    """Runs when the user moves the slider, before the rerun: back at the end means follow again."""
+    st.session_state[follow_key] = st.session_state[key] >= latest
 
 
 def row_label(row: int, token: str) -> str:
