@@ -6,26 +6,32 @@ import streamlit as st
 
 
 def step_picker(steps: list[int], key: str, label: str = "Show step") -> int | None:
-    """A slider over the kept steps; it stays on the newest step unless the user moved it back."""
+    """A slider over the kept steps; it stays on the newest step unless the user moved it back.
+
+    The choice is remembered under its own key and written into the slider on every run: a slider whose
+    range changes (a new step) is a new widget to Streamlit, which would otherwise start it at its minimum.
+    """
     if not steps:
         return None
     ss = st.session_state
-    follow_key = key + "_follow"
+    follow_key, chosen_key = key + "_follow", key + "_chosen"
     latest = steps[-1]
-    if ss.get(follow_key, True) or ss.get(key) not in range(steps[0], latest + 1):
-        ss[key] = latest
+    remembered = ss.get(chosen_key)
+    following = ss.get(follow_key, True) or remembered is None or not steps[0] <= remembered <= latest
+    ss[key] = latest if following else remembered
     if len(steps) == 1:
-        ss[follow_key] = True
         return latest
     return st.slider(
         label, steps[0], latest, key=key, help="Any step the history still keeps.",
-        on_change=_set_follow, args=(key, follow_key, latest),
+        on_change=_remember, args=(key, latest),
     )  # fmt: skip
 
 
-def _set_follow(key: str, follow_key: str, latest: int) -> None:
+def _remember(key: str, latest: int) -> None:
     """Runs when the user moves the slider, before the rerun: back at the end means follow again."""
-    st.session_state[follow_key] = st.session_state[key] >= latest
+    ss = st.session_state
+    ss[key + "_chosen"] = ss[key]
+    ss[key + "_follow"] = ss[key] >= latest
 
 
 def row_label(row: int, token: str) -> str:
