@@ -97,8 +97,13 @@ def test_deep_link_is_first_request_to_fresh_server(server, page):
     # The settings from the link are the ones that run: the sidebar's summary, its controls, the address bar.
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text(re.compile(r"Run:\s*SGD, lr [0-9.]+, 100 × 16 table"))).to_be_visible()
-    values = sidebar.locator("input").evaluate_all("inputs => inputs.map(input => input.value)")
-    assert "100" in values, f"no control holds vocab_size=100; input values: {values}"
+    # The first request to a fresh server runs the page alone, and st.navigation then runs it once more:
+    # wait for a control to hold the value rather than reading the controls once between the two runs.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stSidebar'] input\")].some(i => i.value === '100')",
+        timeout=STEP_MS,
+    )
+    wait_idle(page, STEP_MS)
     for param in ("optimizer=sgd", "vocab_size=100", "seed=3"):
         assert param in page.url, f"{param} is missing from the address bar: {page.url}"
     # The app's own navigation (st.navigation's titles), not Streamlit's file-name pages (MPA v1 mode).
