@@ -5,19 +5,13 @@ import streamlit as st
 
 import ui
 from ui import analysis, figures, state
-from ui.controls import row_label, step_picker
+from ui.controls import row_label, step_or_prompt
 
 ui.setup("Gradient masks")
 st.title("Gradient masks: only looked-up rows get a gradient")
 tr = state.trainer()
 cfg, vocab = tr.cfg, tr.vocab
-chosen = step_picker(tr.history.steps, "masks_step")
-if chosen is None:
-    st.info("No step yet: take a step on the **Train** page (or press the button).")
-    if st.button("Step", key="masks_step_once"):
-        state.step(1)
-        st.rerun()
-    st.stop()
+chosen = step_or_prompt(tr.history.steps, "masks_step")
 rec = tr.history.at(chosen)
 V = cfg.vocab_size
 

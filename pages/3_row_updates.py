@@ -6,20 +6,14 @@ import streamlit as st
 import ui
 from core import OPTIMIZERS
 from ui import analysis, figures, state
-from ui.controls import row_label, step_picker
+from ui.controls import row_label, step_or_prompt
 
 ui.setup("Row updates")
 st.title("Row updates: the gradient is not the update")
 tr = state.trainer()
 cfg, vocab, V = tr.cfg, tr.vocab, tr.cfg.vocab_size
 label = OPTIMIZERS[cfg.optimizer].label
-chosen = step_picker(tr.history.steps, "updates_step")
-if chosen is None:
-    st.info("No step yet: take a few steps on the **Train** page (or press the button).")
-    if st.button("Step ×10", key="updates_step_10"):
-        state.step(10)
-        st.rerun()
-    st.stop()
+chosen = step_or_prompt(tr.history.steps, "updates_step", n=10)
 rec, records = tr.history.at(chosen), list(tr.history)
 
 moved_no_grad = int((rec.updated_mask & ~rec.grad_mask).sum())

@@ -270,7 +270,7 @@ def test_deep_link_to_an_inner_page_as_first_run():
     at = app({"optimizer": "sgd", "vocab_size": "100"}, script="pages/3_row_updates.py")
     no_exception(at)
     assert at.session_state.cfg.optimizer == "sgd" and at.session_state.cfg.vocab_size == 100
-    at.button(key="updates_step_10").click().run()
+    at.button(key="updates_step_take").click().run()
     no_exception(at)
     assert at.session_state.trainer.step_count == 10
     split = next(c for c in charts(at) if "how far each row moved" in c["layout"]["title"]["text"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import state
+
 
 def step_picker(steps: list[int], key: str, label: str = "Show step") -> int | None:
     """A slider over the kept steps; it stays on the newest step unless the user moved it back.
@@ -32,6 +34,18 @@ def _remember(key: str, latest: int) -> None:
     ss = st.session_state
     ss[key + "_chosen"] = ss[key]
     ss[key + "_follow"] = ss[key] >= latest
+
+
+def step_or_prompt(steps: list[int], key: str, n: int = 1) -> int:
+    """The chosen step; before any step, a prompt with a button that takes `n` steps, and the page stops."""
+    chosen = step_picker(steps, key)
+    if chosen is not None:
+        return chosen
+    st.info("No step yet: take a few steps on the **Train** page (or press the button).")
+    if st.button("Step" if n == 1 else f"Step ×{n}", key=f"{key}_take"):
+        state.step(n)
+        st.rerun()
+    st.stop()
 
 
 def row_label(row: int, token: str) -> str:
