@@ -32,7 +32,7 @@ yours = f"your run ({cfg.vocab_size:,} × {cfg.dim})"
 rows = [
     {
         "model": m.model,
-        "year": m.year,
+        "year": str(m.year),
         "vocabulary V": f"{m.vocab_size:,}",
         "width D": "not published" if m.dim is None else f"{m.dim:,}",
         "table V × D": "?" if m.table_params is None else f"{m.table_params:,}",
@@ -47,7 +47,7 @@ rows.insert(
     0,
     {
         "model": yours,
-        "year": 2026,
+        "year": "—",
         "vocabulary V": f"{cfg.vocab_size:,}",
         "width D": f"{cfg.dim:,}",
         "table V × D": f"{cfg.vocab_size * cfg.dim:,}",
