@@ -37,6 +37,7 @@ except ProjectionError as error:
     st.stop()
 for note in projector.notes:
     st.caption(note)
+coords = analysis.same_spread(coords)  # shape over size: every frame fills the same axes
 
 categorised = [int(r) for r in np.argsort(-tr.corpus.token_freq, kind="stable")[:200]]
 trail = st.multiselect("Trails for", categorised, format_func=vocab.__getitem__, max_selections=5, key="space_trail")

@@ -107,6 +107,22 @@ def test_animation_has_one_frame_per_kept_step_and_trails_grow(run):
     assert [s["label"] for s in fig.layout.sliders[0].steps] == [str(s) for s in steps]
 
 
+def test_same_spread_keeps_each_frames_shape_and_fills_the_same_radius():
+    rng = np.random.default_rng(0)
+    wide = rng.normal(size=(30, 2)) * 5 + 3
+    coords = np.stack([wide, wide * 0.01 - 7])  # a frame that shrank 100-fold and drifted
+    coords[1, 4] = np.nan  # a row that was not laid out
+    out = analysis.same_spread(coords)
+    for frame in out:
+        radius = np.sqrt(np.nanmean(np.sum((frame - np.nanmean(frame, axis=0)) ** 2, axis=1)))
+        assert radius == pytest.approx(1.0)
+    ok = ~np.isnan(coords[1, :, 0])
+    d0 = np.linalg.norm(coords[1, ok][:, None] - coords[1, ok][None], axis=2)
+    d1 = np.linalg.norm(out[1, ok][:, None] - out[1, ok][None], axis=2)
+    np.testing.assert_allclose(d1 / d1.max(), d0 / d0.max(), atol=1e-12)  # distance ratios unchanged
+    assert np.isnan(out[1, 4]).all()
+
+
 def test_palette_is_okabe_ito_and_fonts_are_readable(run):
     fig = figures.loss_curve(np.arange(3), np.ones(3), 1)
     assert fig.layout.font.size >= 14 and fig.layout.title.font.size >= 14

@@ -84,3 +84,15 @@ def frame_before(frames: Sequence[tuple[int, np.ndarray]], step: int) -> tuple[i
         if frame[0] <= step:
             best = frame
     return best
+
+
+def same_spread(coords: np.ndarray) -> np.ndarray:
+    """Each frame of (F, V, n) layouts centred and scaled to a root-mean-square radius of 1.
+
+    Aligned layouts shrink as clusters tighten; on fixed animation axes the last frames would end up as a
+    speck. Centring and scaling a frame changes no distance ratio in it, so its shape is kept. NaN rows (not
+    laid out) stay NaN.
+    """
+    centred = coords - np.nanmean(coords, axis=1, keepdims=True)
+    radius = np.sqrt(np.nanmean(np.sum(centred**2, axis=2), axis=1))  # (F,)
+    return centred / np.where(radius > 0, radius, 1.0)[:, None, None]
