@@ -47,14 +47,20 @@ def training() -> None:
         if rec is None:
             st.info("No step yet: press **Step**. The table below is the random initialisation.")
         else:
-            st.plotly_chart(figures.loss_curve(np.array(records.steps), np.array([r.loss for r in records]), chosen))
+            st.plotly_chart(
+                figures.loss_curve(np.array(records.steps), np.array([r.loss for r in records]), chosen),
+                config={"displayModeBar": False},
+            )
             st.caption(f"Step {chosen}: loss {rec.loss:.3f} (ln V = {np.log(tr.cfg.vocab_size):.2f} is a blind guess).")
     with right:
         if rec is not None:
             order = np.argsort(-rec.token_counts, kind="stable")[:30]
             order = order[rec.token_counts[order] > 0]
             title = f"Step {chosen}'s batch: {len(rec.input_ids)} lookups of {len(order)} tokens shown"
-            st.plotly_chart(figures.batch_token_bars([tr.vocab[i] for i in order], rec.token_counts[order], title))
+            st.plotly_chart(
+                figures.batch_token_bars([tr.vocab[i] for i in order], rec.token_counts[order], title),
+                config={"displayModeBar": False},
+            )
             used = int((rec.token_counts > 0).sum())
             st.caption(
                 f"{used} distinct tokens of {tr.cfg.vocab_size:,} were looked up; only their rows get a gradient."
@@ -77,7 +83,9 @@ def _table(tr, rec, chosen) -> None:
     padding = rows == tr.cfg.padding_idx
     title = f"The table W ({tr.cfg.vocab_size:,} × {tr.cfg.dim:,}) after step {frame_step}; left strip: rows looked up"
     labels = [row_label(r, tr.vocab[r]) for r in rows]
-    st.plotly_chart(figures.weight_heatmap(weight, labels, used[rows], padding, title))
+    st.plotly_chart(
+        figures.weight_heatmap(weight, labels, used[rows], padding, title), config={"displayModeBar": False}
+    )
     note = "" if len(rows) == tr.cfg.vocab_size else f" Showing {len(rows)} of {tr.cfg.vocab_size:,} rows (sampled)."
     if chosen is not None and frame_step != chosen:
         note += f" Weights are from step {frame_step}, the nearest kept snapshot before step {chosen}."
