@@ -9,6 +9,16 @@ import streamlit as st
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The question each page answers, with the user's own run (shown on the home page beside its link)
+QUESTIONS = {
+    "train": "How does it learn? Lookup, loss, backward, optimizer step, one batch at a time.",
+    "gradient_masks": "Which rows get a gradient in a step? Only the looked-up ones; a repeated token adds up.",
+    "row_updates": "Is the gradient the update? Not for Adam, momentum or weight decay: they move unused rows too.",
+    "embedding_space": "Does it learn a vector per token that means something? Watch the categories gather.",
+    "lookup": "Is an embedding an MLP? No: a lookup, equal to one_hot @ W. And how is it initialised?",
+    "scale": "What do GPT-1 to Llama 3 spend on this table, and does a bigger dimension help here?",
+}
+
 # (file, title, url path, icon): the url paths are a contract with the browser tests and teachers' links
 PAGES = (
     ("pages/1_train.py", "Train", "train", ":material/play_circle:"),
@@ -44,5 +54,8 @@ def ensure_declared() -> None:
 
 def links() -> None:
     """A link to every page (they work whether the app started at app.py or at a page's own URL)."""
-    for path, title, _, icon in PAGES:
-        st.page_link(path, label=title, icon=icon)
+    for path, title, url, icon in PAGES:
+        link, question = st.columns([1, 3], vertical_alignment="center")
+        with link:
+            st.page_link(path, label=title, icon=icon)
+        question.caption(QUESTIONS[url])
