@@ -33,6 +33,7 @@ def one_hot_product(one_hot: np.ndarray, weight: np.ndarray, rows: np.ndarray, t
     fig.add_trace(go.Heatmap(z=weight, colorscale=SIGNED, zmin=-peak, zmax=peak, showscale=False), 1, 2)
     fig.add_trace(go.Heatmap(z=rows, y=list(tokens), colorscale=SIGNED, zmin=-peak, zmax=peak), 1, 3)
     fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(showticklabels=False, row=1, col=3)  # the same tokens as the first panel's rows
     fig.update_xaxes(title_text="vocabulary row", row=1, col=1)
     fig.update_xaxes(title_text="dimension", row=1, col=2)
     fig.update_xaxes(title_text="dimension", row=1, col=3)
