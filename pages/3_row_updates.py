@@ -19,12 +19,15 @@ rec, records = tr.history.at(chosen), list(tr.history)
 moved_no_grad = int((rec.updated_mask & ~rec.grad_mask).sum())
 rows = analysis.sample_rows(V, keep=np.flatnonzero(rec.updated_mask & (rec.grad_mask | (rec.update_norm > 0))))
 labels = [row_label(r, vocab[r]) for r in rows]
-from_grad, from_state = analysis.update_split(rec.update_norm[rows], rec.state_update_norm[rows])
+from_grad, from_state, from_renorm = analysis.update_split(
+    rec.update_norm[rows], rec.state_update_norm[rows], rec.renorm_norm[rows]
+)
 title = f"Step {chosen}: how far each row moved, and why"
-st.plotly_chart(figures.update_split_bars(rows, labels, from_grad, from_state, title))
+st.plotly_chart(figures.update_split_bars(rows, labels, from_grad, from_state, title, from_renorm))
 st.caption(
     f"{label} moved {int(rec.updated_mask.sum()):,} rows; {moved_no_grad:,} of them got no gradient this step "
     f"(moved by optimizer state alone). {int(rec.grad_mask.sum()):,} rows got a gradient."
+    + (f" max_norm rescaled {int((rec.renorm_norm > 0).sum())} rows." if cfg.max_norm is not None else "")
     + ("" if len(rows) == V else f" Showing {len(rows)} of {V:,} rows.")
 )
 

@@ -36,14 +36,28 @@ def test_padding_row_gets_no_gradient():
 
 def test_update_split_adds_up_and_sgd_is_all_gradient(run):
     rec = run.history[-1]
-    from_grad, from_state = analysis.update_split(rec.update_norm, rec.state_update_norm)
-    assert np.allclose(from_grad + from_state, rec.update_norm)
+    from_grad, from_state, from_renorm = analysis.update_split(rec.update_norm, rec.state_update_norm)
+    assert np.allclose(from_grad + from_state, rec.update_norm) and not from_renorm.any()
     assert (from_grad >= 0).all() and (from_state >= 0).all()
     assert np.all(from_grad[~rec.grad_mask] == 0)  # no gradient: the whole move is optimizer state
     sgd = Trainer(TrainConfig(vocab_size=40, dim=6, optimizer="sgd", lr=0.5))
     r = sgd.step()
-    g, s = analysis.update_split(r.update_norm, r.state_update_norm)
+    g, s, _ = analysis.update_split(r.update_norm, r.state_update_norm)
     assert np.all(s == 0) and np.array_equal(g > 0, r.grad_mask)
+
+
+def test_update_split_shows_max_norms_rescale_as_its_own_part():
+    trainer = Trainer(TrainConfig(vocab_size=40, dim=6, optimizer="sgd", lr=1e-4, max_norm=0.5, seed=1))
+    lengths = np.linalg.norm(trainer.weight, axis=1)
+    rec = trainer.step()  # N(0, 1) rows of 6 values are ~2.4 long: most looked-up rows are cut to 0.5
+    g, s, r = analysis.update_split(rec.update_norm, rec.state_update_norm, rec.renorm_norm)
+    rescaled = (rec.token_counts > 0) & (lengths > 0.5)
+    assert np.allclose(g + s + r, rec.update_norm)
+    np.testing.assert_allclose(r[rescaled], lengths[rescaled] - 0.5, rtol=1e-3)  # moved along the row to 0.5
+    assert not r[~rescaled].any()
+    assert (g[rescaled] < 0.01).all()  # lr=1e-4's gradient step is tiny beside the rescale
+    fig = figures.update_split_bars(np.arange(40), [str(i) for i in range(40)], g, s, "t", r)
+    assert [t.name for t in fig.data][-1] == "max_norm rescale (no gradient)"
 
 
 def test_mask_figure_marks_exactly_the_rows_with_a_gradient(run):

@@ -40,14 +40,20 @@ def contributions(input_ids: np.ndarray, output_grad: np.ndarray, row: int) -> t
     return positions, output_grad[positions]
 
 
-def update_split(update_norm: np.ndarray, state_update_norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's move split in two parts that add up to update_norm: (from its gradient, from optimizer state).
+def update_split(
+    update_norm: np.ndarray, state_update_norm: np.ndarray, renorm_norm: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's move in three parts that add up to update_norm: (from its gradient, from optimizer state,
+    from max_norm's rescale in the forward pass).
 
-    The state part is how far the row would have moved with a zero gradient, capped at how far it moved;
-    the gradient part is the rest. A row with no gradient is all state; plain SGD is all gradient.
+    The rescale part is how far max_norm moved the row, capped at how far it moved; the state part is how far
+    the row would have moved with a zero gradient, capped at what is left; the gradient part is the rest.
+    A row with no gradient is all state (or rescale); plain SGD without max_norm is all gradient.
     """
-    from_state = np.minimum(state_update_norm, update_norm)
-    return update_norm - from_state, from_state
+    renorm = np.zeros_like(update_norm) if renorm_norm is None else renorm_norm
+    from_renorm = np.minimum(renorm, update_norm)
+    from_state = np.minimum(state_update_norm, update_norm - from_renorm)
+    return update_norm - from_renorm - from_state, from_state, from_renorm
 
 
 def moved_without_gradient(records: Sequence) -> tuple[np.ndarray, np.ndarray]:

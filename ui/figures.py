@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000")
 NO_CATEGORY = "#9E9E9E"
 USED, NOT_USED, PADDING = "#0072B2", "#D9D9D9", "#D55E00"
-FROM_GRADIENT, FROM_STATE = "#0072B2", "#E69F00"
+FROM_GRADIENT, FROM_STATE, FROM_RENORM = "#0072B2", "#E69F00", "#CC79A7"
 MAGNITUDE = "cividis"
 SIGNED = "RdBu_r"
 FONT_SIZE, TITLE_SIZE = 15, 19
@@ -198,13 +198,21 @@ def grad_norm_contrast(
 
 
 def update_split_bars(
-    rows: np.ndarray, labels: Sequence[str], from_gradient: np.ndarray, from_state: np.ndarray, title: str
+    rows: np.ndarray,
+    labels: Sequence[str],
+    from_gradient: np.ndarray,
+    from_state: np.ndarray,
+    title: str,
+    from_renorm: np.ndarray | None = None,
 ) -> go.Figure:
-    """Stacked bars per row: the part of its move due to its gradient and the part due to optimizer state."""
+    """Stacked bars per row: the parts of its move due to its gradient, to optimizer state and, when max_norm
+    rescaled rows this step, to that rescale."""
     text = np.asarray(labels, dtype=object)
     fig = go.Figure()
-    for name, part, colour in (("from its gradient", from_gradient, FROM_GRADIENT),
-                               ("from optimizer state", from_state, FROM_STATE)):  # fmt: skip
+    parts = [("from its gradient", from_gradient, FROM_GRADIENT), ("from optimizer state", from_state, FROM_STATE)]
+    if from_renorm is not None and np.any(from_renorm > 0):
+        parts.append(("max_norm rescale (no gradient)", from_renorm, FROM_RENORM))
+    for name, part, colour in parts:
         fig.add_trace(
             go.Bar(x=rows, y=part, name=name, marker_color=colour, customdata=text,
                    hovertemplate="row %{x} %{customdata}: %{y:.2e}<extra>" + name + "</extra>")
