@@ -218,8 +218,8 @@ def update_split_bars(
                    hovertemplate="row %{x} %{customdata}: %{y:.2e}<extra>" + name + "</extra>")
         )  # fmt: skip
     return _style(
-        fig, title, height=360, barmode="stack", xaxis_title="row (token id)", yaxis_title="update norm",
-        legend={"traceorder": "normal", "orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        fig, title, height=400, barmode="stack", xaxis_title="row (token id)", yaxis_title="update norm",
+        legend={"traceorder": "normal", "orientation": "h", "y": -0.22, "x": 0, "xanchor": "left", "yanchor": "top"},
     )  # fmt: skip
 
 
