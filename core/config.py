@@ -57,10 +57,6 @@ class TrainConfig:
         """Whether the embedding makes sparse gradients: asked for, or implied by SparseAdam."""
         return self.sparse or self.optimizer == "sparse_adam"
 
-    @property
-    def uses_padding(self) -> bool:
-        return self.padding_idx is not None
-
     def replace(self, **changes) -> TrainConfig:
         """A copy with some fields changed (validated like any other)."""
         return TrainConfig(**{**asdict(self), **changes})

@@ -103,9 +103,3 @@ def build_optimizers(
             optimizers.append(_adam([head], cfg))
         return optimizers
     return [spec.factory([embedding] if head is None else [embedding, head], cfg)]
-
-
-def embedding_optimizer_factory(cfg: TrainConfig) -> Callable[[Params], torch.optim.Optimizer]:
-    """A factory for an optimizer configured exactly as the one that steps the embedding."""
-    spec = OPTIMIZERS[cfg.optimizer]
-    return lambda params: spec.factory(params, cfg)

@@ -16,8 +16,7 @@ st.title("Is an embedding an MLP? No: it is a lookup")
 tr = state.trainer()
 cfg, V, D = tr.cfg, tr.cfg.vocab_size, tr.cfg.dim
 batch = tr.history[-1].input_ids if len(tr.history) else tr.corpus.centres[: cfg.batch_size]
-weight = tr.weight
-result = state.cached("lookup", tr.step_count, lambda: compare_lookup(weight, batch))
+result = state.cached("lookup", tr.step_count, lambda: compare_lookup(tr.weight, batch))  # copies W once a step
 
 st.markdown(
     f"`nn.Embedding({V:,}, {D})` holds one {D}-number row per token. `emb(x)` returns row x. "
@@ -41,7 +40,7 @@ ids = batch[:SHOWN]
 columns = np.arange(V) if V <= 200 else np.unique(ids)  # a big V: only the columns the 1s fall in
 one_hot = (ids[:, None] == columns[None, :]).astype(float)
 tokens = [f"{i}: {tr.vocab[t]}" for i, t in enumerate(ids)]
-st.plotly_chart(reference_figures.one_hot_product(one_hot, weight[columns], weight[ids], tokens))
+st.plotly_chart(reference_figures.one_hot_product(one_hot, tr.weight_rows(columns), tr.weight_rows(ids), tokens))
 note = "" if V <= 200 else f" Only the {len(columns)} columns of W that a 1 selects are drawn; the other "
 note += "" if V <= 200 else f"{V - len(columns):,} are multiplied by 0."
 st.caption(f"The first {len(ids)} tokens of the batch. Each row of one_hot(x) has a single 1.{note}")
