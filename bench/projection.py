@@ -8,6 +8,13 @@ that floor). Jitter = mean displacement between consecutive layouts / mean dista
 cold: a fresh Python process running Projector("umap").layouts(frames), `import umap` and numba JIT
 included (one run each). warm: the same in this process after warm_up_umap(), median of `reps` runs
 with a fresh Projector each time. 50,257 rows: 2 frames, and UMAP lays out its 10,000-row sample.
+
+Real training frames (second table): a Trainer run of 200 steps at 60 x 16 (Adam, lr 0.05 as the app's default
+and lr 0.005, where rows barely move), frames from trainer.frames() (one every 4 steps). Per frame pair: "rows"
+is the rows' own relative move (mean |W_i(t+1) - W_i(t)| / mean distance of W(t)'s rows to their centroid;
+|dW|/|W| is printed beside it), "screen" the points' move measured the same way after each layout is centred
+and scaled as the page draws it. UMAP is shown with the per-point cap of core.projection.limit_moves and without
+it (UMAP_MAX_MOVE = inf, how it was before). Target: screen <= 0.05 where rows < 0.01.
 """
 
 import statistics
@@ -21,6 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import core.projection as projection  # noqa: E402
+from core import TrainConfig, Trainer  # noqa: E402
 from core.projection import UMAP_MAX_ROWS, Projector, jitter, warm_up_umap  # noqa: E402
 
 DIM = 32
@@ -71,6 +80,50 @@ def timed(method: str, frames: list[np.ndarray], reps: int) -> tuple[float, np.n
     return statistics.median(times), layouts
 
 
+def _spread(x: np.ndarray) -> float:
+    return float(np.linalg.norm(x - x.mean(axis=0), axis=1).mean())
+
+
+def moves(frames: list[np.ndarray], as_shown: bool) -> np.ndarray:
+    """Per consecutive pair: mean row step / mean distance to the centroid (frames centred and scaled if as_shown)."""
+    frames = [np.asarray(f, dtype=np.float64) for f in frames]
+    if as_shown:
+        frames = [(f - f.mean(axis=0)) / _spread(f) for f in frames]
+    return np.array(
+        [np.linalg.norm(b - a, axis=1).mean() / _spread(a) for a, b in zip(frames, frames[1:], strict=False)]
+    )
+
+
+def real_frames_table() -> None:
+    header = (
+        f"{'run':>22} {'pairs':>5} {'rows move':>13} {'|dW|/|W|':>13} {'pairs<0.01':>10} "
+        f"{'umap before':>22} {'umap now':>22} {'pca':>22}"
+    )
+    print("\nReal training frames, 60 x 16, 200 steps. Screen move per frame pair: max over pairs with rows < 0.01 /")
+    print("max over the late half / late half's max of screen / rows (1 = points move exactly as far as rows).")
+    print(header)
+    print("-" * len(header))
+    for lr in (0.05, 0.005):
+        trainer = Trainer(TrainConfig(optimizer="adam", lr=lr))
+        trainer.run(200)
+        frames = [w for _, w in trainer.frames()]
+        rows = moves(frames, as_shown=False)
+        rel = np.array([np.linalg.norm(b - a) / np.linalg.norm(a) for a, b in zip(frames, frames[1:], strict=False)])
+        slow, late = rows < 0.01, slice(len(rows) // 2, None)
+        cells = []
+        for method, cap in (("umap", float("inf")), ("umap", 1.0), ("pca", 1.0)):
+            projection.UMAP_MAX_MOVE = cap
+            screen = moves(list(Projector(method).layouts(frames)), as_shown=True)
+            at_slow = f"{screen[slow].max():.3f}" if slow.any() else "  -  "
+            cells.append(f"{at_slow} / {screen[late].max():.3f} / {(screen / rows)[late].max():.1f}x")
+        projection.UMAP_MAX_MOVE = 1.0
+        print(
+            f"{'adam lr ' + str(lr):>22} {len(rows):>5} {rows.min():>6.3f}-{rows.max():.3f} "
+            f"{rel.min():>6.3f}-{rel.max():.3f} {int(slow.sum()):>10} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}",
+            flush=True,
+        )
+
+
 def main() -> None:
     print(f"warm_up_umap() in a fresh process: {in_fresh_process(WARM_UP.format(root=str(ROOT))):.1f} s")
     print(f"warm_up_umap() again here (first call in this process): {warm_up_umap():.1f} s")
@@ -92,7 +145,12 @@ def main() -> None:
             flush=True,
         )
     print("warm = median of 3 runs for V <= 1,000, one run above; cold = one run in a fresh process.")
+    real_frames_table()
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--real"]:  # only the real-frames table (a few seconds)
+        warm_up_umap()
+        real_frames_table()
+    else:
+        main()

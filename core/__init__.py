@@ -1,9 +1,10 @@
 """Embedding Explorer's engine: everything the pages show is computed here, without Streamlit."""
 
+from core.budget import RunBytes, return_freed_memory, run_bytes
 from core.config import INITS, TrainConfig
 from core.errors import ConfigError, TrainingDiverged
 from core.metrics import knn_category_purity, nearest_neighbours
-from core.optim import OPTIMIZERS
+from core.optim import OPTIMIZERS, optimizer_defaults
 from core.projection import ProjectionError, Projector, project, umap_is_warm, warm_up_umap
 from core.trainer import History, StepRecord, Trainer
 
@@ -13,6 +14,7 @@ __all__ = [
     "ProjectionError",
     "Projector",
     "ConfigError",
+    "RunBytes",
     "History",
     "StepRecord",
     "TrainConfig",
@@ -20,7 +22,10 @@ __all__ = [
     "TrainingDiverged",
     "knn_category_purity",
     "nearest_neighbours",
+    "optimizer_defaults",
     "project",
+    "return_freed_memory",
+    "run_bytes",
     "umap_is_warm",
     "warm_up_umap",
 ]

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from core.errors import ConfigError
-from core.optim import OPTIMIZERS, state_slots
+from core.optim import OPTIMIZERS, optimizer_defaults
 
 INITS = {
     "normal": "N(0, 1), PyTorch's default for nn.Embedding",
@@ -21,7 +21,7 @@ MAX_DIM = 16_384
 MAX_BATCH = 65_536
 MAX_WINDOW = 20
 MAX_LR = 100.0  # beyond this a step overflows float32 before the loss can warn (see TrainingDiverged)
-MEMORY_BUDGET_BYTES = 2 * 1024**3  # weights + gradients + optimizer state of the trained tables
+MEMORY_BUDGET_BYTES = 3 * 1024**3  # everything one run holds and allocates (core.budget.run_bytes)
 MAX_CORPUS_CHARS = 5_000_000
 
 
@@ -32,12 +32,12 @@ class TrainConfig:
     vocab_size: int = 60
     dim: int = 16
     optimizer: str = "adam"
-    lr: float = 0.05
+    lr: float | None = None  # None: the optimizer's default (core.optim.optimizer_defaults)
     momentum: float = 0.0
     nesterov: bool = False
     beta1: float = 0.9
     beta2: float = 0.999
-    weight_decay: float = 0.0
+    weight_decay: float | None = None  # None: the optimizer's default (torch's: AdamW 0.01, others 0)
     batch_size: int = 64
     seed: int = 0
     init: str = "normal"
@@ -49,6 +49,11 @@ class TrainConfig:
     corpus_text: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.optimizer, str) and self.optimizer in OPTIMIZERS:  # else _check_optimizer says so
+            defaults = optimizer_defaults(self.optimizer)
+            for name in ("lr", "weight_decay"):
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, defaults[name])  # frozen: resolved once, here
         for check in _CHECKS:
             check(self)
 
@@ -58,14 +63,18 @@ class TrainConfig:
         return self.sparse or self.optimizer == "sparse_adam"
 
     def replace(self, **changes) -> TrainConfig:
-        """A copy with some fields changed (validated like any other)."""
+        """A copy with some fields changed (validated like any other).
+
+        The copy keeps this config's resolved lr and weight_decay unless `changes` names them: pass
+        `lr=None, weight_decay=None` with a new optimizer to get that optimizer's defaults.
+        """
         return TrainConfig(**{**asdict(self), **changes})
 
     def memory_bytes(self) -> int:
-        """Bytes of weights, gradients and optimizer state for the embedding (and an untied head)."""
-        tables = 1 if self.tie_weights else 2
-        per_value = 4 * (2 + state_slots(self.optimizer, self.momentum))  # float32: weight, grad, state
-        return tables * self.vocab_size * self.dim * per_value
+        """Bytes this run holds and allocates at its peak: core.budget.run_bytes(self).total."""
+        from core.budget import run_bytes  # budget imports this module
+
+        return run_bytes(self).total
 
 
 FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
@@ -188,15 +197,27 @@ def _check_corpus(cfg: TrainConfig) -> None:
 
 
 def _check_memory(cfg: TrainConfig) -> None:
-    needed = cfg.memory_bytes()
-    if needed > MEMORY_BUDGET_BYTES:
+    from core.budget import run_bytes  # budget imports this module
+
+    parts = run_bytes(cfg)
+    if parts.total <= MEMORY_BUDGET_BYTES:
+        return
+    gib, budget = parts.total / 1024**3, MEMORY_BUDGET_BYTES / 1024**3
+    if parts.batch_by_vocab >= parts.table_sized:
         raise ConfigError(
-            "vocab_size",
-            f"A {cfg.vocab_size:,} x {cfg.dim:,} table with {OPTIMIZERS[cfg.optimizer].label} needs "
-            f"{needed / 1024**3:.2f} GiB for weights, gradients and optimizer state; this app's budget is "
-            f"{MEMORY_BUDGET_BYTES / 1024**3:.0f} GiB. Choose a smaller vocabulary or dimension, "
-            "or tie the output head.",
+            "batch_size",
+            f"A batch of {cfg.batch_size:,} over a vocabulary of {cfg.vocab_size:,} needs {gib:.2f} GiB in all: "
+            f"each step scores every token for every batch position ({cfg.batch_size:,} x {cfg.vocab_size:,} "
+            f"logits, {parts.batch_by_vocab / 1024**3:.2f} GiB with their gradients). This app's budget is "
+            f"{budget:.0f} GiB per run. Choose a smaller batch or vocabulary.",
         )
+    raise ConfigError(
+        "vocab_size",
+        f"A {cfg.vocab_size:,} x {cfg.dim:,} table with {OPTIMIZERS[cfg.optimizer].label} needs {gib:.2f} GiB "
+        f"in all ({parts.tables / 1024**3:.2f} GiB for weights, gradients and optimizer state, the rest for "
+        f"the step's buffers, history and snapshots); this app's budget is {budget:.0f} GiB per run. "
+        "Choose a smaller vocabulary or dimension" + ("." if cfg.tie_weights else ", or tie the output head."),
+    )
 
 
 _CHECKS = (_check_sizes, _check_optimizer, _check_embedding, _check_sparse, _check_corpus, _check_memory)

@@ -3,16 +3,22 @@
 The toy language has V tokens in named categories (animals, colours, ...). Each sentence is about one
 category: its content words come from that category, Zipf-distributed so a few are common and most are rare,
 mixed with a few shared function words. Skip-gram training on it therefore pulls each category together.
+
+A user's text: `decode_text` turns an uploaded file's bytes into text (by its byte-order mark) and refuses binary
+files and text that is mostly not words; `text_coverage` says how much of a text V rows cover.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from core.errors import ConfigError
 
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "animals": ("cat", "dog", "horse", "cow", "sheep", "goat", "pig", "mouse", "lion", "tiger", "bear",
@@ -137,6 +143,38 @@ def count_words(text: str) -> tuple[int, int]:
     return len(words), len(set(words))
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a text a vocabulary of V rows covers (the rows `build_corpus` would give it)."""
+
+    n_tokens: int  # words in the text
+    n_distinct: int  # different words
+    in_vocab_share: float  # share of the text's words that have their own row
+    unk_share: float  # share that become <unk> (1 - in_vocab_share; 0 for an empty text)
+    suggested_vocab_size: int  # a V that gives every word its own row (capped at the largest V allowed)
+    n_special: int  # rows that are not words: <unk>, and <pad> with a padding_idx
+
+
+def text_coverage(text: str, vocab_size: int, padding_idx: int | None = None) -> Coverage:
+    """Coverage of `text` by a V-row vocabulary: the V - n_special most frequent words get rows, the rest <unk>."""
+    from core.config import MAX_VOCAB  # config imports this module lazily; import it lazily back
+
+    words, _ = _tokenize(text)
+    counts = sorted(Counter(words).values(), reverse=True)  # frequent first, as _text_corpus ranks them
+    n_special = 2 if padding_idx is not None else 1
+    n_tokens = len(words)
+    kept = sum(counts[: max(vocab_size - n_special, 0)])
+    share = kept / n_tokens if n_tokens else 0.0
+    return Coverage(
+        n_tokens=n_tokens,
+        n_distinct=len(counts),
+        in_vocab_share=share,
+        unk_share=1.0 - share if n_tokens else 0.0,
+        suggested_vocab_size=min(max(len(counts) + n_special, 3), MAX_VOCAB),
+        n_special=n_special,
+    )
+
+
 def _text_corpus(text: str, vocab_size: int, window: int, padding_idx: int | None) -> Corpus:
     words, sentence_of = _tokenize(text)
     n_special = 2 if padding_idx is not None else 1
@@ -152,6 +190,94 @@ def _text_corpus(text: str, vocab_size: int, window: int, padding_idx: int | Non
     tokens, sentence_ids = _pad_sentences(tokens, sentence_ids, padding_idx)
     categories = np.full(vocab_size, -1, dtype=np.int64)
     return _finish(vocab, categories, [], tokens, sentence_ids, window, padding_idx)
+
+
+# ---------------------------------------------------------------- bytes of an uploaded file -> text
+
+_BOMS = (  # longest first: UTF-32-LE's BOM starts with UTF-16-LE's
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+MIN_WORD_SHARE = 0.5  # below this share of its visible characters in words, a text is "mostly not words"
+MAX_CONTROL_SHARE = 0.01  # control characters (not tab or line breaks) above this share: a binary file
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's control characters (category Cc)
+BINARY_MESSAGE = (
+    "This file is not text (it holds NUL bytes or control characters: an executable, an image or a document "
+    "format?). Upload a plain-text .txt file: UTF-8, or UTF-16/UTF-32 with a byte-order mark."
+)
+
+
+def _guess_utf16(data: bytes) -> str | None:
+    """UTF-16 without a byte-order mark: ASCII-range text has a NUL in every other byte."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    even, odd = data[0::2].count(0) / (len(data) // 2), data[1::2].count(0) / (len(data) // 2)
+    if odd > 0.3 and even < 0.05:
+        return "utf-16-le"
+    if even > 0.3 and odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def decode_text(data: bytes) -> str:
+    """An uploaded file's text: decoded by its byte-order mark (UTF-8/16/32), else as UTF-8 (Windows-1252 or
+    Latin-1 when it is not valid UTF-8). Raises ConfigError("corpus_text") for a binary file or a text that is
+    mostly not words."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as error:
+                raise ConfigError(
+                    "corpus_text",
+                    f"This file starts with a {encoding.upper()} byte-order mark but is not valid {encoding.upper()} "
+                    f"(at byte {error.start + len(bom):,}). Save it again as UTF-8 text.",
+                ) from None
+            break
+    else:
+        encoding = _guess_utf16(data) if b"\x00" in data else None
+        candidates = (encoding,) if encoding else ("utf-8", "cp1252", "latin-1")
+        for candidate in candidates:
+            try:
+                text = data.decode(candidate)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise ConfigError("corpus_text", BINARY_MESSAGE)
+    check_text(text)
+    return text
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be a training corpus (binary, or mostly not words), or None when it can."""
+    if "\x00" in text:
+        return BINARY_MESSAGE
+    visible = _SPACE.sub("", text)  # tab and line breaks are white space: gone here
+    if not visible:
+        return None  # empty: the config's own check asks for a text
+    if len(_CONTROL.findall(visible)) > MAX_CONTROL_SHARE * len(visible):
+        return BINARY_MESSAGE
+    words, _ = _tokenize(text)
+    in_words = sum(len(w) for w in words)  # (str.isspace() characters are never part of a word)
+    share = in_words / len(visible)
+    if share < MIN_WORD_SHARE:
+        return (
+            f"Only {share:.0%} of this text's characters are in words (the rest is symbols, punctuation or markup); "
+            "skip-gram training needs mostly words. Use prose: a story, an article, lyrics."
+        )
+    return None
+
+
+def check_text(text: str) -> None:
+    """Raise ConfigError("corpus_text") when `text` cannot be a training corpus (see text_problem)."""
+    problem = text_problem(text)
+    if problem is not None:
+        raise ConfigError("corpus_text", problem)
 
 
 # ---------------------------------------------------------------- shared

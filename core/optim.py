@@ -20,11 +20,25 @@ class OptimizerSpec:
 
     label: str
     factory: Callable[[Params, TrainConfig], torch.optim.Optimizer]
-    default_lr: float
+    default_lr: float  # the app's tuned default: learns the default table within ~100 steps
     sparse_ok: bool  # accepts the sparse gradients of nn.Embedding(sparse=True)
     uses_momentum: bool  # the momentum field means something
     uses_betas: bool
     summary: str
+    default_weight_decay: float = 0.0  # torch's default (AdamW: 0.01)
+
+
+def optimizer_defaults(name: str) -> dict:
+    """The settings a run gets for `name` unless the user gives others: torch's defaults, the app's lr."""
+    spec = OPTIMIZERS[name]
+    return {
+        "lr": spec.default_lr,
+        "weight_decay": spec.default_weight_decay,
+        "momentum": 0.0,
+        "nesterov": False,
+        "beta1": 0.9,
+        "beta2": 0.999,
+    }
 
 
 def _sgd(params: Params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -64,7 +78,9 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
     ),
     "adamw": OptimizerSpec(
         "AdamW", _adamw, 0.05, sparse_ok=False, uses_momentum=False, uses_betas=True,
-        summary="Adam plus decoupled weight decay: every row shrinks a little every step, used or not.",
+        summary="Adam plus decoupled weight decay (torch's default 0.01): every row is pulled towards zero "
+        "every step, used or not.",
+        default_weight_decay=0.01,
     ),
     "sparse_adam": OptimizerSpec(
         "SparseAdam", _sparse_adam, 0.05, sparse_ok=True, uses_momentum=False, uses_betas=True,

@@ -19,7 +19,13 @@ How frames stay put (a point moves only because its row moved):
   warm-started with `init=` the previous frame's layout, with a learning rate proportional to how far the
   rows moved (mean row displacement / mean distance to the centroid, times `UMAP_LR_PER_MOVE`): frames
   that barely changed barely move, frames that changed a lot relax towards a fresh UMAP layout. The result
-  is then Procrustes-aligned (rotation, reflection, uniform scale, shift) onto the previous layout.
+  is then Procrustes-aligned (rotation, reflection, uniform scale, shift) onto the previous layout, and each
+  point's step is capped (`limit_moves`): relative to the layout's spread, a point moves at most
+  `UMAP_MAX_MOVE` times as far as its row moved relative to the table's spread (more for rows that moved
+  further than `UMAP_FREE_MOVE`: they have new neighbours). UMAP's stochastic gradient
+  descent moves points that did not move (measured on real training frames: 0.14-0.26 of the spread per
+  frame while rows moved 0.04-0.05); with the cap, a point that stands still in the table stands still on
+  screen, and a frame's jitter is at most `UMAP_MAX_MOVE` times the rows' own relative move.
   Neighbours are exact Euclidean k-nearest neighbours computed here with numpy and handed to umap as
   `precomputed_knn`, which skips both umap's slow small-data path and pynndescent's JIT.
 - PCA: each frame is projected on its own top principal components (numpy SVD), then rotated within that
@@ -57,6 +63,8 @@ UMAP_N_NEIGHBORS = 15
 UMAP_WARM_EPOCHS = 30  # epochs of a warm-started frame
 UMAP_LR_PER_MOVE = 2.0  # learning rate per unit of relative row movement (0.01 moved -> lr 0.02)
 UMAP_LR_RANGE = (0.005, 1.0)
+UMAP_MAX_MOVE = 1.0  # a point's step / layout spread <= this x its row's step / table spread ...
+UMAP_FREE_MOVE = 0.05  # ... for rows that moved up to this; a row that moved m > this may move m * m / this
 
 # umap warns that a seed forces one thread, and about the missing search index of precomputed_knn.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"umap\.")
@@ -124,6 +132,33 @@ def jitter(layouts: np.ndarray) -> float:
     if len(layouts) < 2 or spread == 0:
         return 0.0
     return float(np.linalg.norm(np.diff(layouts, axis=0), axis=2).mean() / spread)
+
+
+def limit_moves(
+    previous: np.ndarray,
+    proposed: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    factor: float = UMAP_MAX_MOVE,
+    free_move: float = UMAP_FREE_MOVE,
+) -> np.ndarray:
+    """`proposed` (S, n) with each point's step from `previous` (S, n) capped by how far its row moved.
+
+    A row's move m is |after_i - before_i| over the mean distance of `before`'s rows to their centroid; a
+    point's step is measured the same way in the layout. The cap is `factor * m` for small moves (a row that did
+    not move keeps its point exactly where it was) and grows as `factor * m * m / free_move` beyond `free_move`:
+    a row that travelled far has new neighbours, and UMAP may place it much further away.
+    """
+    data_spread = np.linalg.norm(before - before.mean(axis=0), axis=1).mean()
+    layout_spread = np.linalg.norm(previous - previous.mean(axis=0), axis=1).mean()
+    if data_spread == 0 or layout_spread == 0 or not np.isfinite(factor):
+        return proposed  # factor inf: no cap (bench/projection.py compares with and without)
+    row_move = np.linalg.norm(after - before, axis=1) / data_spread  # (S,)
+    step = proposed - previous  # (S, n)
+    length = np.linalg.norm(step, axis=1) / layout_spread  # (S,)
+    allowed = factor * row_move * np.maximum(1.0, row_move / free_move)
+    scale = np.where(length > allowed, allowed / np.where(length > 0, length, 1.0), 1.0)
+    return previous + step * scale[:, None]
 
 
 def exact_knn(x: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
@@ -328,6 +363,8 @@ class Projector:
             lr = float(np.clip(UMAP_LR_PER_MOVE * move, *UMAP_LR_RANGE))
             reducer = umap.UMAP(init=init, n_epochs=UMAP_WARM_EPOCHS, learning_rate=lr, **options)
             coords = procrustes(reducer.fit_transform(xs).astype(np.float64), init, scale=True)
+            before, after = x_prev[rows].astype(np.float64), xs.astype(np.float64)
+            coords = limit_moves(init.astype(np.float64), coords, before, after, UMAP_MAX_MOVE, UMAP_FREE_MOVE)
         else:
             coords = umap.UMAP(**options).fit_transform(xs)
         layout = np.full((len(x), self.n_components), np.nan, dtype=np.float32)

@@ -45,9 +45,15 @@ class ModelTable:
 
     @property
     def share(self) -> float | None:
-        """The vocabulary's share of the whole model's parameters."""
+        """The vocabulary's share of the whole model's parameters: the table, plus a separate output layer."""
         spent = self.vocab_params
         return None if spent is None else spent / self.total_params
+
+    @property
+    def table_share(self) -> float | None:
+        """The token table's share of the whole model's parameters."""
+        table = self.table_params
+        return None if table is None else table / self.total_params
 
 
 MODELS: tuple[ModelTable, ...] = (
@@ -79,3 +85,43 @@ def training_bytes(vocab_size: int, dim: int, tied: bool, optimizer_state_values
     """fp32 bytes to train the vocabulary's tables: weights, gradients and optimizer state."""
     tables = 1 if tied else 2
     return tables * vocab_size * dim * 4 * (2 + optimizer_state_values)
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """The user's own model, counted from its parameters the way MODELS counts published ones."""
+
+    vocab_size: int
+    dim: int
+    table_params: int
+    head_params: int  # 0 when the head is the table itself (tied)
+    total_params: int  # every parameter of the model, a shared one counted once
+    tied: bool  # the output layer is the token table (the same tensor)
+
+    @property
+    def vocab_params(self) -> int:
+        return self.table_params + self.head_params
+
+    @property
+    def share(self) -> float:
+        return self.vocab_params / self.total_params
+
+    @property
+    def table_share(self) -> float:
+        return self.table_params / self.total_params
+
+
+def run_table(model) -> RunTable:
+    """Count a core.model.SkipGram's parameters: its table, its head (if separate) and the whole model."""
+    table = model.embedding.weight
+    head = model.head_weight
+    tied = head is table or head.data_ptr() == table.data_ptr()
+    vocab_size, dim = table.shape
+    return RunTable(
+        vocab_size=int(vocab_size),
+        dim=int(dim),
+        table_params=int(table.numel()),
+        head_params=0 if tied else int(head.numel()),
+        total_params=int(sum(p.numel() for p in model.parameters())),  # parameters() yields a shared one once
+        tied=bool(tied),
+    )

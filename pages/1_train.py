@@ -4,13 +4,14 @@ import numpy as np
 import streamlit as st
 
 import ui
-from ui import analysis, figures, state
+from ui import analysis, classroom, figures, projector, state
 from ui.controls import row_label, step_picker
 
 TICK_SECONDS = 0.4  # Run reruns only the fragment below this often, stepping for at most half of it
 
 ui.setup("Train")
 st.title("Train: one batch at a time")
+classroom.look_for("train")
 
 
 @st.fragment(run_every=TICK_SECONDS if st.session_state.running else None)
@@ -20,17 +21,23 @@ def training() -> None:
         state.step_for(TICK_SECONDS / 2)
         if not ss.running:  # diverged: a full rerun stops the timer
             st.rerun()
+    tr = state.trainer()
+    asked = ss.pop("train_asked", None)  # Step ×n clicked (its on_click ran before this rerun)
+    busy = asked is not None and projector.is_long(tr.cfg, asked)  # long: every button off until it is done
     buttons = st.columns([1, 1.2, 1.3, 1.1, 1.1, 2.2])
     for col, (label, n) in zip(buttons[:3], (("Step", 1), ("Step ×10", 10), ("Step ×100", 100)), strict=True):
-        if col.button(label, key=f"train_step_{n}", width="stretch", disabled=ss.running):
-            state.step(n)
+        col.button(label, key=f"train_step_{n}", width="stretch", disabled=ss.running or busy,
+                   on_click=_ask_steps, args=(n,))  # fmt: skip
     label = "Pause" if ss.running else "Run"
-    if buttons[3].button(label, key="train_run", type="primary", width="stretch", on_click=_toggle_run):
-        st.rerun()  # a full rerun (re)starts or stops the fragment's timer
-    if buttons[4].button("Reset", key="train_reset", width="stretch"):
+    buttons[3].button(label, key="train_run", type="primary", width="stretch", on_click=state.toggle_run, disabled=busy)
+    if buttons[4].button("Reset", key="train_reset", width="stretch", disabled=busy):
         state.reset()
         st.rerun()
-    tr = state.trainer()
+    if asked is not None:
+        projector.train(asked)  # with a progress bar when it takes long
+        projector.sync_step()  # the address bar's link now opens this step (a fragment rerun skips sync_url)
+        if busy:
+            st.rerun()  # the buttons back on (a full rerun: a long action can afford it)
     buttons[5].metric("Step", tr.step_count)
     if ss.diverged:
         st.error(ss.diverged)
@@ -47,29 +54,31 @@ def training() -> None:
         if rec is None:
             st.info("No step yet: press **Step**. The table below is the random initialisation.")
         else:
-            st.plotly_chart(
+            projector.chart(
                 figures.loss_curve(np.array(records.steps), np.array([r.loss for r in records]), chosen),
                 config={"displayModeBar": False},
             )
             st.caption(f"Step {chosen}: loss {rec.loss:.3f} (ln V = {np.log(tr.cfg.vocab_size):.2f} is a blind guess).")
+            upto = [r.loss for r in records if r.step <= chosen]
+            warning = analysis.loss_warning(upto, tr.cfg.vocab_size, tr.cfg.lr, tr.cfg.init)
+            if warning:
+                st.warning(warning, icon=":material/trending_up:")
     with right:
         if rec is not None:
             order = np.argsort(-rec.token_counts, kind="stable")[:30]
             order = order[rec.token_counts[order] > 0]
-            title = f"Step {chosen}'s batch: {len(rec.input_ids)} lookups of {len(order)} tokens shown"
-            st.plotly_chart(
+            title = f"Step {chosen}'s batch: {analysis.count(len(rec.input_ids), 'lookup')} of "
+            title += f"{analysis.count(len(order), 'token')} shown"
+            projector.chart(
                 figures.batch_token_bars([tr.vocab[i] for i in order], rec.token_counts[order], title),
                 config={"displayModeBar": False},
             )
-            used = int((rec.token_counts > 0).sum())
-            st.caption(
-                f"{used} distinct tokens of {tr.cfg.vocab_size:,} were looked up; only their rows get a gradient."
-            )
+            st.caption(analysis.train_gradient_sentence(analysis.GradientGroups.of(rec, tr.cfg.padding_idx)))
     _table(tr, rec, chosen)
 
 
-def _toggle_run() -> None:
-    st.session_state.running = not st.session_state.running
+def _ask_steps(n: int) -> None:
+    st.session_state.train_asked = n
 
 
 def _table(tr, rec, chosen) -> None:
@@ -83,13 +92,13 @@ def _table(tr, rec, chosen) -> None:
     padding = rows == tr.cfg.padding_idx
     title = f"The table W ({tr.cfg.vocab_size:,} × {tr.cfg.dim:,}) after step {frame_step}; left strip: rows looked up"
     labels = [row_label(r, tr.vocab[r]) for r in rows]
-    st.plotly_chart(
+    projector.chart(
         figures.weight_heatmap(weight, labels, used[rows], padding, title), config={"displayModeBar": False}
     )
     note = "" if len(rows) == tr.cfg.vocab_size else f" Showing {len(rows)} of {tr.cfg.vocab_size:,} rows (sampled)."
     if chosen is not None and frame_step != chosen:
         note += f" Weights are from step {frame_step}, the nearest kept snapshot before step {chosen}."
-    st.caption(f"{int(used.sum())} rows were looked up in step {chosen or 0} (blue in the strip).{note}")
+    st.caption(analysis.strip_caption(used, tr.cfg.padding_idx, chosen or 0) + note)
 
 
 training()

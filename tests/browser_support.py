@@ -23,6 +23,21 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("EMBEDDING_EXPLORER_CHROMIUM", "/usr/bin/chromium"))
+
+
+def browser_marks() -> list:
+    """The marks of a browser test module: skipped without Chromium, except in CI (.ci/run installs it and sets
+    EMBEDDING_EXPLORER_REQUIRE_BROWSER=1), where a missing browser is a failure, never a silent skip."""
+    import pytest
+
+    if os.environ.get("EMBEDDING_EXPLORER_REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
+        raise RuntimeError(f"EMBEDDING_EXPLORER_REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM}")
+    return [
+        pytest.mark.browser,
+        pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (.ci/run installs it)"),
+    ]
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

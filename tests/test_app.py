@@ -3,19 +3,10 @@ an invalid value shows its message beside the control, and query parameters set 
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from apptest_support import ROOT, TIMEOUT, app, charts, decode, no_exception  # noqa: F401 (others import them here)
 from streamlit.testing.v1 import AppTest
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # AppTest puts the script's folder on sys.path; pages import `ui` from the root
-os.environ["EMBEDDING_EXPLORER_NO_UMAP_WARMUP"] = "1"  # never wait on numba here: PCA shows while UMAP is cold
 
 PAGES = [
     "pages/1_train.py",
@@ -24,30 +15,12 @@ PAGES = [
     "pages/4_embedding_space.py",
     "pages/5_lookup.py",
     "pages/6_scale.py",
+    "pages/7_compare.py",
+    "pages/8_predict.py",
+    "pages/9_export.py",
+    "pages/10_lessons.py",
 ]
-TIMEOUT = 60
-
-
-def app(query: dict[str, str] | None = None, script: str = "app.py") -> AppTest:
-    at = AppTest.from_file(str(ROOT / script), default_timeout=TIMEOUT)
-    at.query_params.update(query or {})
-    return at.run()
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-
-
-def decode(value):
-    """A plotly JSON array: plain list, or the typed-array form {dtype, bdata, shape}."""
-    if isinstance(value, dict) and "bdata" in value:
-        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        return array.reshape([int(n) for n in str(value["shape"]).split(",")]) if "shape" in value else array
-    return np.asarray(value)
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+NO_CHART = ("pages/5_lookup.py", "pages/6_scale.py", "pages/7_compare.py", "pages/9_export.py", "pages/10_lessons.py")
 
 
 def step_metric(at: AppTest) -> int:
@@ -83,7 +56,7 @@ def test_every_page_renders_at_default_config_and_after_steps():
     for page in PAGES:
         at.switch_page(page).run()
         no_exception(at)
-        if page != "pages/5_lookup.py" and page != "pages/6_scale.py":
+        if page not in NO_CHART:
             assert at.get("plotly_chart"), f"{page} shows no chart after 11 steps"
     assert at.session_state.trainer.step_count == 11  # visiting pages never steps or resets
 
@@ -121,7 +94,7 @@ def test_going_back_to_an_earlier_step_shows_that_steps_batch():
     at.slider(key="train_view_step").set_value(3).run()
     no_exception(at)
     rec = at.session_state.trainer.history.at(3)
-    titles = [c["layout"]["title"]["text"] for c in charts(at)]
+    titles = [c["layout"]["title"]["text"].replace("<br>", " ") for c in charts(at)]
     assert any(t.startswith(f"Step 3's batch: {len(rec.input_ids)} lookups") for t in titles)
     assert any("after step 3" in t for t in titles)  # the table as it was then, from the kept snapshots
     assert step_metric(at) == 10  # looking back does not train or rewind
@@ -136,7 +109,7 @@ def test_train_charts_mark_this_steps_rows():
     at = on_train()
     at.button(key="train_step_1").click().run()
     rec = at.session_state.trainer.history[-1]
-    heatmap = next(c for c in charts(at) if "The table W" in c["layout"]["title"]["text"])
+    heatmap = next(c for c in charts(at) if "The table W" in c["layout"]["title"]["text"].replace("<br>", " "))
     strip = decode(heatmap["data"][0]["z"]).ravel()  # 1 = looked up this step
     assert np.array_equal(strip == 1, rec.token_counts > 0)
 
@@ -208,11 +181,18 @@ def test_sparse_with_adam_is_explained_not_crashed():
 def test_own_text_corpus():
     at = on_train()
     at.radio(key="cfg_corpus_source").set_value("My own text").run()
+    assert not at.sidebar.error  # nothing pasted yet is not an error: a neutral prompt instead
+    assert any("Paste a text or upload" in i.value for i in at.sidebar.info)
+    at.text_area(key="cfg_corpus_paste").input("too short").run()
     assert any("Paste a longer text" in e.value for e in at.sidebar.error)
     text = "the cat sat on the mat . the dog sat on the log . " * 20
     at.text_area(key="cfg_corpus_paste").input(text).run()
     no_exception(at)
     assert at.session_state.cfg.corpus_text == text
+    assert next(e for e in at.sidebar.expander if e.label == "Batches and corpus").proto.expanded  # stays open
+    summary = " ".join(c.value for c in at.sidebar.caption)
+    assert "On your text" in summary and "On the your" not in summary
+    assert "not part of the link" in summary
     at.button(key="train_step_10").click().run()
     assert step_metric(at) == 10
 
@@ -273,9 +253,10 @@ def test_deep_link_to_an_inner_page_as_first_run():
     at.button(key="updates_step_take").click().run()
     no_exception(at)
     assert at.session_state.trainer.step_count == 10
-    split = next(c for c in charts(at) if "how far each row moved" in c["layout"]["title"]["text"])
-    state_part = decode(split["data"][1]["y"])
-    assert np.allclose(state_part, 0)  # plain SGD: no row moves from optimizer state
+    split = next(c for c in charts(at) if "how far each row moved" in c["layout"]["title"]["text"].replace("<br>", " "))
+    parts = {trace["name"]: decode(trace["y"]) for trace in split["data"]}
+    others = [y for name, y in parts.items() if name != "from its gradient"]
+    assert all(np.allclose(y, 0) for y in others)  # plain SGD: every move is the gradient's (no state, no decay)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -304,19 +285,22 @@ def test_gradient_masks_untied_head_shows_head_gradient_on_every_row():
     at.button(key="train_step_1").click().run()
     at.switch_page("pages/2_gradient_masks.py").run()
     no_exception(at)
-    contrast = next(c for c in charts(at) if "untied head" in c["layout"]["title"]["text"])
+    contrast = next(c for c in charts(at) if "untied head" in c["layout"]["title"]["text"].replace("<br>", " "))
     head = decode(contrast["data"][1]["y"])
     emb = decode(contrast["data"][0]["y"])
     assert (head > 0).all() and (emb == 0).any()
 
 
-def test_embedding_space_shows_pca_while_umap_is_cold():
+def test_embedding_space_shows_pca_while_umap_is_cold(monkeypatch):
+    import core.projection
+
+    monkeypatch.setattr(core.projection, "umap_is_warm", lambda: False)  # cold, whichever test warmed it before
     at = on_train()
     at.button(key="train_step_10").click().run()
     at.switch_page("pages/4_embedding_space.py").run()
     at.radio(key="space_method").set_value("UMAP").run()
     no_exception(at)
     assert any("UMAP is warming up" in i.value for i in at.info)
-    animation = next(c for c in charts(at) if "kept steps" in c["layout"]["title"]["text"])
-    assert animation["layout"]["title"]["text"].startswith("PCA")
+    animation = next(c for c in charts(at) if "kept steps" in c["layout"]["title"]["text"].replace("<br>", " "))
+    assert animation["layout"]["title"]["text"].replace("<br>", " ").startswith("PCA")
     assert len(animation["frames"]) == len(at.session_state.trainer.frames())

@@ -16,33 +16,26 @@ import pytest
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements-dev.txt)")
 
 from browser_support import (  # noqa: E402
-    CHROMIUM,
     EXCEPTION,
     REPO_ROOT,
     assert_no_exception,
+    browser_marks,
     button,
-    chromium,
     click_and_wait,
     full_page_screenshot,
     metric_value,
     new_page,
     open_page,
-    streamlit_server,
     wait_idle,
 )
 from playwright.sync_api import expect  # noqa: E402
 
-# CI (.ci/run) installs Chromium and sets this: there a missing browser is a failure, never a silent skip.
-REQUIRED = os.environ.get("EMBEDDING_EXPLORER_REQUIRE_BROWSER") == "1"
-if REQUIRED and not CHROMIUM.exists():
-    raise RuntimeError(f"EMBEDDING_EXPLORER_REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM}")
+pytestmark = browser_marks()
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (.ci/run installs it)"),
-]
-
-PAGES = ["/", "/train", "/gradient_masks", "/row_updates", "/embedding_space", "/lookup", "/scale"]
+PAGES = [
+    "/", "/train", "/gradient_masks", "/row_updates", "/embedding_space", "/lookup", "/scale",
+    "/compare", "/predict", "/export", "/lessons",
+]  # fmt: skip
 SCREENSHOT_DIR = Path(os.environ.get("EMBEDDING_EXPLORER_SCREENSHOTS", REPO_ROOT / "artifacts" / "screenshots"))
 FIRST_LOAD_MS = 120_000  # the first run of a fresh server imports torch on 2 busy cores
 STEP_MS = 60_000
@@ -50,18 +43,6 @@ CHARTS = ", ".join(
     f"[data-testid='{test_id}']"
     for test_id in ("stPlotlyChart", "stVegaLiteChart", "stPyplot", "stImage", "stDataFrame", "stTable")
 )
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

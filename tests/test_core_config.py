@@ -1,11 +1,14 @@
 """Every invalid setting is refused up front with a ConfigError that names its field and says what to do."""
 
+import inspect
 import math
 
 import pytest
+import torch
 
-from core import ConfigError, TrainConfig
+from core import OPTIMIZERS, ConfigError, TrainConfig
 from core.config import MEMORY_BUDGET_BYTES
+from core.optim import optimizer_defaults
 
 BAD = [
     ("vocab_size", dict(vocab_size=1), "between 2"),
@@ -57,7 +60,7 @@ def test_a_table_beyond_the_memory_budget_says_the_budget_and_the_size_asked_for
     message = caught.value.message
     assert "128,256 x 4,096" in message
     asked = 2 * 128_256 * 4_096 * 4 * 4 / 1024**3  # two tables x (weight, grad, exp_avg, exp_avg_sq) x float32
-    assert f"{asked:.2f} GiB" in message
+    assert f"{asked:.2f} GiB for weights, gradients and optimizer state" in message
     assert f"{MEMORY_BUDGET_BYTES / 1024**3:.0f} GiB" in message
 
 
@@ -72,3 +75,61 @@ def test_replace_validates_too():
     assert cfg.replace(dim=32).dim == 32
     with pytest.raises(ConfigError):
         cfg.replace(dim=-3)
+
+
+TORCH_CLASSES = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sparse_adam": torch.optim.SparseAdam,
+    "adagrad": torch.optim.Adagrad,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_each_optimizer_gets_torchs_defaults_and_its_own_learning_rate(name):
+    signature = inspect.signature(TORCH_CLASSES[name]).parameters  # torch's own defaults, read from torch
+    torch_wd = signature["weight_decay"].default if "weight_decay" in signature else 0.0
+    cfg = TrainConfig(optimizer=name)
+    assert cfg.weight_decay == torch_wd == optimizer_defaults(name)["weight_decay"]
+    assert cfg.lr == OPTIMIZERS[name].default_lr == optimizer_defaults(name)["lr"]
+    if "momentum" in signature:
+        assert cfg.momentum == signature["momentum"].default == optimizer_defaults(name)["momentum"]
+    if "betas" in signature:
+        assert (cfg.beta1, cfg.beta2) == signature["betas"].default
+    assert set(optimizer_defaults(name)) == {"lr", "weight_decay", "momentum", "nesterov", "beta1", "beta2"}
+
+
+def test_adamw_defaults_to_weight_decay_and_given_values_are_kept():
+    assert TrainConfig(optimizer="adamw").weight_decay == 0.01
+    assert TrainConfig(optimizer="adam").weight_decay == 0.0
+    assert TrainConfig(optimizer="sgd").lr == OPTIMIZERS["sgd"].default_lr != OPTIMIZERS["adam"].default_lr
+    cfg = TrainConfig(optimizer="adamw", weight_decay=0.0, lr=0.003)
+    assert (cfg.weight_decay, cfg.lr) == (0.0, 0.003)
+    assert TrainConfig(optimizer="adamw") == TrainConfig(optimizer="adamw", weight_decay=0.01)
+    assert "pulled towards zero" in OPTIMIZERS["adamw"].summary and "0.01" in OPTIMIZERS["adamw"].summary
+
+
+def test_replace_keeps_resolved_values_unless_asked_for_defaults():
+    adam = TrainConfig()
+    assert adam.replace(dim=8).lr == adam.lr
+    sgd = adam.replace(optimizer="sgd")
+    assert sgd.lr == adam.lr  # the resolved value travels
+    fresh = adam.replace(optimizer="adamw", lr=None, weight_decay=None)
+    assert (fresh.lr, fresh.weight_decay) == (OPTIMIZERS["adamw"].default_lr, 0.01)
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(optimizer="lion", lr=None)
+    assert caught.value.field == "optimizer"
+
+
+def test_a_batch_by_vocabulary_too_big_for_the_budget_is_refused_naming_the_batch():
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(batch_size=65_536, vocab_size=200_000, dim=1)  # ~52 GB of logits: was accepted
+    assert caught.value.field == "batch_size"
+    assert "65,536 x 200,000" in caught.value.message and "smaller batch" in caught.value.message
+    logits = 65_536 * 200_000 * 4  # one float32 (B, V) tensor, counted independently
+    assert TrainConfig(vocab_size=200_000, dim=1, batch_size=64).memory_bytes() < logits
+    with pytest.raises(ConfigError) as big_table:
+        TrainConfig(vocab_size=200_000, dim=2_000, batch_size=64)
+    assert big_table.value.field == "vocab_size"

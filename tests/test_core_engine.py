@@ -223,7 +223,7 @@ def test_divergence_raises_and_keeps_the_last_finite_state():
     assert trainer.step_count == steps_before == caught.value.step - 1
     assert len(trainer.history) == steps_before and trainer.history[-1].step == steps_before
     assert "smaller learning rate" in str(caught.value)
-    with pytest.raises(TrainingDiverged):  # the same batch again: the same outcome, nothing lost
+    with pytest.raises(TrainingDiverged):
         trainer.step()
     np.testing.assert_array_equal(trainer.weight, last_weight)
 
@@ -236,3 +236,392 @@ def test_every_init_and_the_smallest_vocabulary_train(settings):
     trainer = Trainer(TrainConfig(**{"dim": 4, **settings}))
     records = trainer.run(3)
     assert all(np.isfinite(r.loss) for r in records)
+
+
+# ---------------------------------------------------------------- the exact split of each row's move
+
+
+def _plain_optimizer(cfg: TrainConfig, params: list, weight_decay: float) -> torch.optim.Optimizer:
+    """The optimizer a plain torch loop would build (not core.optim's registry)."""
+    lr, betas = cfg.lr, (cfg.beta1, cfg.beta2)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+    if cfg.optimizer == "sparse_adam":
+        return torch.optim.SparseAdam(params, lr=lr, betas=betas)
+    if cfg.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
+    assert cfg.optimizer == "rmsprop"
+    return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=weight_decay)
+
+
+def _states(trainer: Trainer) -> tuple[dict, dict]:
+    """Deep copies of the optimizer state of the table and of the head, before a step."""
+    weight, head = trainer.model.embedding.weight, trainer.model.head
+    emb_state, head_state = {}, {}
+    for optimizer in trainer.optimizers:
+        emb_state = copy.deepcopy(optimizer.state[weight]) if weight in optimizer.state else emb_state
+        if head is not None and head.weight in optimizer.state:
+            head_state = copy.deepcopy(optimizer.state[head.weight])
+    return emb_state, head_state
+
+
+def _zero_grad_step(cfg: TrainConfig, start: torch.Tensor, state: dict, weight_decay: float) -> np.ndarray:
+    """Where the table goes from `start` with a zero gradient (sparse: a gradient naming no rows)."""
+    p = torch.nn.Parameter(start.clone())
+    if cfg.sparse or cfg.optimizer == "sparse_adam":
+        empty = torch.empty((1, 0), dtype=torch.long)
+        p.grad = torch.sparse_coo_tensor(empty, torch.empty(0, cfg.dim), p.shape, check_invariants=True)
+    else:
+        p.grad = torch.zeros_like(p)
+    optimizer = _plain_optimizer(cfg, [p], weight_decay)
+    if state:
+        optimizer.state[p] = copy.deepcopy(state)
+    optimizer.step()
+    return p.detach().numpy().astype(np.float64)
+
+
+def reference_parts(cfg: TrainConfig, before, head_before, states, rec) -> dict[str, np.ndarray]:
+    """A plain torch loop's step on copies, and the four parts of each row's move, computed independently."""
+    emb_state, head_state = states
+    ids, targets = torch.tensor(rec.input_ids), torch.tensor(rec.target_ids)
+    mid = torch.tensor(before)
+    if cfg.max_norm is not None:  # torch's embedding_renorm_, by hand
+        for row in np.unique(rec.input_ids):
+            norm = float(torch.linalg.vector_norm(mid[row]))
+            if norm > cfg.max_norm:
+                mid[row] *= cfg.max_norm / (norm + 1e-7)
+    w = torch.nn.Parameter(mid.clone())
+    head = w if cfg.tie_weights else torch.nn.Parameter(torch.tensor(head_before))
+    h = torch.nn.functional.embedding(ids, w, padding_idx=cfg.padding_idx)  # (B, D)
+    torch.nn.functional.cross_entropy(h @ head.T, targets).backward()
+    sparse = cfg.sparse or cfg.optimizer == "sparse_adam"
+    if sparse:
+        w.grad = w.grad.to_sparse(sparse_dim=1)
+    if cfg.optimizer == "sparse_adam":
+        optimizers = [_plain_optimizer(cfg, [w], 0.0)]
+        if not cfg.tie_weights:
+            optimizers.append(torch.optim.Adam([head], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2)))
+    else:
+        optimizers = [_plain_optimizer(cfg, [w] if cfg.tie_weights else [w, head], cfg.weight_decay)]
+    if emb_state:
+        optimizers[0].state[w] = copy.deepcopy(emb_state)
+    if head_state:
+        optimizers[-1].state[head] = copy.deepcopy(head_state)
+    for optimizer in optimizers:
+        optimizer.step()
+    b, m, a = before.astype(np.float64), mid.numpy().astype(np.float64), w.detach().numpy().astype(np.float64)
+    s0 = _zero_grad_step(cfg, mid, emb_state, cfg.weight_decay)
+    s00 = _zero_grad_step(cfg, mid, emb_state, 0.0)
+    d = a - b
+    norm = np.linalg.norm(d, axis=1)
+    safe = np.where(norm > 0, norm, 1.0)
+
+    def along(part):
+        return np.where(norm > 0, (part * d).sum(axis=1) / safe, 0.0)
+
+    return {
+        "after": a,
+        "head_after": head.detach().numpy(),
+        "update_norm": norm,
+        "move_renorm": along(m - b),
+        "move_decay": along(s0 - s00),
+        "move_state": along(s00 - m),
+        "move_grad": along(a - s0),
+    }
+
+
+SPLIT_CASES = {
+    "sgd": [{}, dict(momentum=0.9), dict(momentum=0.9, nesterov=True), dict(weight_decay=0.05), dict(sparse=True)],
+    "adam": [{}, dict(beta1=0.5, beta2=0.9), dict(weight_decay=0.05)],
+    "adamw": [{}, dict(weight_decay=0.0), dict(beta1=0.5, beta2=0.9, weight_decay=0.2)],
+    "sparse_adam": [{}, dict(beta1=0.5, beta2=0.9)],
+    "adagrad": [{}, dict(weight_decay=0.05), dict(sparse=True)],
+    "rmsprop": [{}, dict(momentum=0.5), dict(weight_decay=0.05, momentum=0.5)],
+}
+SHARED = [
+    {},
+    dict(tie_weights=True),
+    dict(padding_idx=0),
+    dict(max_norm=1.0),
+    dict(max_norm=1.5, padding_idx=2),
+    dict(tie_weights=True, padding_idx=1),
+]
+
+
+def _split_configs():
+    for optimizer, own in SPLIT_CASES.items():
+        for settings in own + SHARED[1:]:
+            if optimizer == "sparse_adam" and settings.get("tie_weights"):
+                continue  # refused: a tied head gives a dense gradient
+            extra = dict(weight_decay=0.05) if settings is SHARED[3] and optimizer != "sparse_adam" else {}
+            yield dict(optimizer=optimizer, **{**settings, **extra})  # max_norm also with weight decay
+
+
+@pytest.mark.parametrize("settings", list(_split_configs()), ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+def test_the_split_of_each_move_matches_a_plain_torch_step_on_copies(settings):
+    lr = 0.01 if settings["optimizer"] == "rmsprop" else 0.1
+    cfg = TrainConfig(vocab_size=40, dim=6, batch_size=24, lr=lr, seed=21, **settings)
+    trainer = Trainer(cfg)
+    with torch.no_grad():
+        trainer.model.embedding.weight.mul_(2.0)  # so that max_norm has rows to rescale
+    for step in range(4):
+        before, head_before, states = trainer.weight, trainer.head_weight, _states(trainer)
+        rec = trainer.step()
+        ref = reference_parts(cfg, before, head_before, states, rec)
+        np.testing.assert_allclose(trainer.weight, ref["after"], atol=2e-6)
+        np.testing.assert_allclose(trainer.head_weight, ref["head_after"], atol=2e-6)
+        np.testing.assert_allclose(rec.update_norm, ref["update_norm"], atol=1e-6)  # float32 W_after - W_before
+        for name in ("move_renorm", "move_decay", "move_state", "move_grad"):
+            np.testing.assert_allclose(getattr(rec, name), ref[name], atol=2e-6, err_msg=f"{name} at step {step}")
+        total = rec.move_renorm + rec.move_decay + rec.move_state + rec.move_grad
+        np.testing.assert_allclose(total, rec.update_norm, rtol=1e-5, atol=1e-7)
+        if step == 0:  # the case is not vacuous: each option shows in its part
+            assert (np.abs(rec.move_decay).max() > 1e-5) == bool(cfg.weight_decay)
+            assert (rec.move_renorm.max() > 1e-3) == (cfg.max_norm is not None)
+            assert rec.move_grad.max() > 1e-3
+
+
+def test_plain_sgd_moves_are_all_gradient():
+    trainer = Trainer(TrainConfig(vocab_size=50, dim=6, optimizer="sgd", lr=0.3, seed=22))
+    for rec in trainer.run(3):
+        np.testing.assert_allclose(rec.move_grad, rec.update_norm, rtol=1e-6)
+        assert not rec.move_state.any() and not rec.move_decay.any() and not rec.move_renorm.any()
+
+
+def test_sgd_weight_decay_without_momentum_is_decay_not_state():
+    lr, wd = 0.2, 0.1
+    trainer = Trainer(TrainConfig(vocab_size=50, dim=6, optimizer="sgd", lr=lr, weight_decay=wd, seed=23))
+    trainer.run(2)
+    before = trainer.weight.astype(np.float64)
+    rec = trainer.step()
+    d = trainer.weight.astype(np.float64) - before
+    decay = -lr * wd * before  # what weight decay alone does to each row: SGD has no state
+    expected = (decay * d).sum(axis=1) / np.linalg.norm(d, axis=1)
+    np.testing.assert_allclose(rec.move_decay, expected, rtol=1e-5, atol=1e-8)
+    assert not rec.move_state.any()
+    idle = ~rec.grad_mask
+    np.testing.assert_allclose(rec.move_decay[idle], rec.update_norm[idle], rtol=1e-5)
+    np.testing.assert_allclose(rec.update_norm[idle], lr * wd * np.linalg.norm(before[idle], axis=1), rtol=1e-5)
+
+
+def test_adamw_decay_part_is_exactly_minus_lr_wd_w():
+    lr, wd = 0.05, 0.3
+    trainer = Trainer(TrainConfig(vocab_size=50, dim=6, optimizer="adamw", lr=lr, weight_decay=wd, seed=24))
+    trainer.run(3)
+    before = trainer.weight.astype(np.float64)
+    rec = trainer.step()
+    d = trainer.weight.astype(np.float64) - before
+    expected = (-lr * wd * before * d).sum(axis=1) / np.linalg.norm(d, axis=1)
+    np.testing.assert_allclose(rec.move_decay, expected, rtol=1e-4, atol=1e-8)
+    seen = np.zeros(50, dtype=bool)
+    for kept in trainer.history:
+        seen[kept.input_ids] = True
+    never = ~seen
+    assert never.any() and (rec.move_state[seen & ~rec.grad_mask] > 0).all()  # the moments move used rows on
+    assert not rec.move_state[never].any()  # rows never used have no moments: their move is decay alone
+    np.testing.assert_allclose(rec.move_decay[never], rec.update_norm[never], rtol=1e-6)
+
+
+def test_adam_rows_without_gradient_move_by_state_alone():
+    trainer = Trainer(TrainConfig(vocab_size=60, dim=8, optimizer="adam", seed=25))
+    trainer.run(3)
+    rec = trainer.step()
+    idle = ~rec.grad_mask
+    assert (rec.update_norm[idle] > 0).sum() > 5
+    np.testing.assert_array_equal(rec.move_state[idle], rec.update_norm[idle])
+    assert not rec.move_grad[idle].any() and not rec.move_decay.any() and not rec.move_renorm.any()
+    used = rec.grad_mask
+    assert (rec.move_grad[used] != 0).all()  # components, not lengths: the gradient's part is never lost
+
+
+def test_max_norm_rescale_is_its_own_part_of_the_move():
+    max_norm = 1.0
+    cfg = TrainConfig(vocab_size=30, dim=8, optimizer="sgd", lr=0.1, max_norm=max_norm, padding_idx=0, seed=26)
+    trainer = Trainer(cfg)
+    with torch.no_grad():
+        trainer.model.embedding.weight[0] = 5.0  # a padding row longer than max_norm: no gradient reaches it
+    for _ in range(50):
+        before = trainer.weight
+        rec = trainer.step()
+        if 0 in rec.input_ids:
+            break
+    assert 0 in rec.input_ids, "the padded corpus should look up <pad>"
+    length = np.linalg.norm(before[0])
+    assert length > max_norm
+    assert rec.move_renorm[0] == pytest.approx(length - max_norm, rel=1e-5)  # nothing else moved it
+    assert rec.move_grad[0] == 0 and rec.move_state[0] == 0 and rec.update_norm[0] == pytest.approx(rec.move_renorm[0])
+    rescaled = np.unique(rec.input_ids[np.linalg.norm(before[rec.input_ids], axis=1) > max_norm])
+    rescaled = rescaled[rescaled != 0]
+    assert len(rescaled) and (rec.move_grad[rescaled] != 0).all()  # looked up and rescaled, yet a gradient too
+
+
+# ---------------------------------------------------------------- divergence: exact restore, or a frozen run
+
+
+def _everything(trainer: Trainer) -> dict:
+    """The whole state of a run: table, head, every optimizer's state, the batch stream."""
+    return {
+        "table": trainer.weight,
+        "head": trainer.head_weight,
+        "state": [copy.deepcopy(optimizer.state_dict()["state"]) for optimizer in trainer.optimizers],
+        "rng": copy.deepcopy(trainer._rng.bit_generator.state),
+        "steps": trainer.step_count,
+        "history": len(trainer.history),
+    }
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    np.testing.assert_array_equal(a["table"], b["table"])
+    np.testing.assert_array_equal(a["head"], b["head"])
+    assert a["rng"] == b["rng"] and a["steps"] == b["steps"] and a["history"] == b["history"]
+    for state_a, state_b in zip(a["state"], b["state"], strict=True):
+        assert state_a.keys() == state_b.keys()
+        for key in state_a:
+            for name, value in state_a[key].items():
+                np.testing.assert_array_equal(np.asarray(value), np.asarray(state_b[key][name]))
+
+
+@pytest.mark.parametrize("what", ["loss", "table_grad", "head_grad", "huge_grad"])
+def test_a_failure_before_the_optimizer_step_changes_nothing(what):
+    cfg = TrainConfig(vocab_size=40, dim=8, optimizer="adam", max_norm=1.0, seed=30)  # max_norm rescales in place
+    trainer = Trainer(cfg)
+    trainer.run(3)
+    weight, head = trainer.model.embedding.weight, trainer.model.head.weight
+    if what == "loss":
+        with torch.no_grad():
+            weight.abs_()
+            head.fill_(3e38)  # finite, but the logits overflow
+    elif what == "table_grad":
+        weight.register_hook(lambda grad: grad * float("nan"))
+    elif what == "head_grad":
+        head.register_hook(lambda grad: grad * float("inf"))
+    else:
+        weight.register_hook(lambda grad: grad * 1e30)  # finite, but its length overflows float32
+    after_n = _everything(trainer)
+    with pytest.raises(TrainingDiverged) as caught:
+        trainer.step()
+    _assert_same(_everything(trainer), after_n)
+    assert trainer.diverged is None and caught.value.step == 4
+    message = caught.value.message
+    assert "exactly as after step 3" in message
+    expected = {
+        "loss": "the loss became",
+        "table_grad": "gradient of the table became inf or NaN",
+        "head_grad": "gradient of the output head became inf or NaN",
+        "huge_grad": "too large for float32",
+    }[what]
+    assert expected in message
+    with pytest.raises(TrainingDiverged):  # the same batch again: the same outcome, nothing lost
+        trainer.step()
+    _assert_same(_everything(trainer), after_n)
+
+
+def _fail_after_step(trainer: Trainer, change) -> None:
+    for optimizer in trainer.optimizers:
+        optimizer.register_step_post_hook(lambda *_: change())
+
+
+@pytest.mark.parametrize(
+    ("what", "settings"),
+    [
+        ("table", dict(optimizer="adam")),
+        ("head", dict(optimizer="adam")),
+        ("state", dict(optimizer="adamw", weight_decay=0.01)),  # weight decay: the state is watched
+        ("state", dict(optimizer="adagrad")),  # a sum of squares that only grows: always watched
+    ],
+)
+def test_a_failure_after_the_optimizer_step_freezes_the_run_with_the_last_finite_table(what, settings):
+    trainer = Trainer(TrainConfig(vocab_size=40, dim=8, seed=31, **settings))
+    trainer.run(3)
+    weight, head = trainer.model.embedding.weight, trainer.model.head.weight
+    after_n = _everything(trainer)
+    state = trainer.optimizers[0].state[weight]
+
+    def change():
+        with torch.no_grad():
+            if what == "table":
+                weight[5, 0] = float("nan")
+            elif what == "head":
+                head[5, 0] = float("inf")
+            else:  # Adam's / Adagrad's step is then 0 there: the weights stay finite
+                state["exp_avg_sq" if "exp_avg_sq" in state else "sum"][5, 0] = float("inf")
+
+    _fail_after_step(trainer, change)
+    with pytest.raises(TrainingDiverged) as caught:
+        trainer.step()
+    assert trainer.diverged is caught.value
+    np.testing.assert_array_equal(trainer.weight, after_n["table"])  # the table: as after step 3
+    assert trainer.step_count == 3 and len(trainer.history) == 3
+    message = caught.value.message
+    expected = {
+        "table": "the table's weights became inf or NaN",
+        "head": "the output head's weights became inf or NaN",
+        "state": f"the optimizer's state ({'sum' if settings['optimizer'] == 'adagrad' else 'exp_avg_sq'}) became",
+    }[what]
+    assert expected in message
+    assert "the table shown is as after step 3" in message.lower()
+    assert "the head and the optimizer's state were changed by the failed step" in message
+    assert "cannot continue" in message and "smaller learning rate" in message
+    for _ in range(2):  # frozen: never trains on from a half-restored state
+        with pytest.raises(TrainingDiverged) as again:
+            trainer.step()
+        assert again.value is caught.value
+    np.testing.assert_array_equal(trainer.weight, after_n["table"])
+    assert trainer.step_count == 3
+    Trainer(trainer.cfg).step()  # a new run is fine
+
+
+def test_huge_but_finite_weights_are_reported_as_too_large_to_measure_not_as_overflow():
+    trainer = Trainer(TrainConfig(vocab_size=40, dim=8, optimizer="sgd", lr=100.0, seed=32))
+    with torch.no_grad():
+        trainer.model.head.weight.mul_(3e18)  # the table's gradient ~1e18: lr 100 moves rows by ~1e20
+    table = trainer.weight
+    with pytest.raises(TrainingDiverged) as caught:
+        trainer.step()
+    message = caught.value.message
+    assert "too large" in message and "float32" in message and "inf or NaN" not in message
+    assert "the head was changed by the failed step" in message  # plain SGD keeps no state
+    np.testing.assert_array_equal(trainer.weight, table)
+    assert trainer.diverged is caught.value
+
+
+def test_a_tied_stateless_run_restores_exactly_after_a_failed_step_and_trains_on():
+    cfg = TrainConfig(vocab_size=40, dim=8, optimizer="sgd", lr=0.1, tie_weights=True, seed=33)
+    trainer, twin = Trainer(cfg), Trainer(cfg)
+    trainer.run(2)
+    twin.run(2)
+    weight = trainer.model.embedding.weight
+    poison = [True]
+
+    def change():
+        if poison[0]:
+            with torch.no_grad():
+                weight[0, 0] = float("nan")
+
+    _fail_after_step(trainer, change)
+    after_n = _everything(trainer)
+    with pytest.raises(TrainingDiverged) as caught:
+        trainer.step()
+    assert trainer.diverged is None and "exactly as after step 2" in caught.value.message
+    _assert_same(_everything(trainer), after_n)
+    poison[0] = False
+    trainer.step()
+    twin.step()
+    np.testing.assert_array_equal(trainer.weight, twin.weight)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_the_decay_free_shadow_is_paid_for_only_with_weight_decay_and_always_removed(weight_decay):
+    trainer = Trainer(TrainConfig(vocab_size=30, dim=4, optimizer="adam", weight_decay=weight_decay, seed=34))
+    optimizer = trainer.optimizers[0]
+    seen = []
+    optimizer.register_step_pre_hook(lambda opt, *_: seen.append([len(g["params"]) for g in opt.param_groups]))
+    trainer.run(2)
+    params_per_group = [2 + 1] + ([1] if weight_decay else [])  # table, head, the rows' shadow; the whole table
+    assert seen == [params_per_group, params_per_group]
+    assert len(optimizer.param_groups) == 1 and len(optimizer.param_groups[0]["params"]) == 2
+    assert len(optimizer.state) == 2  # table and head: no shadow's state left behind

@@ -85,3 +85,12 @@ def test_weight_rows_reads_the_same_rows_as_the_whole_table():
     trainer.run(2)
     rows = np.array([79, 0, 5, 5])
     np.testing.assert_array_equal(trainer.weight_rows(rows), trainer.weight[rows])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "sparse_adam", "adagrad", "rmsprop"])
+def test_each_optimizer_learns_at_its_own_defaults_within_100_steps(optimizer):
+    import math
+
+    trainer = Trainer(TrainConfig(optimizer=optimizer))  # the app's default table, the optimizer's defaults
+    losses = [r.loss for r in trainer.run(100)]
+    assert np.mean(losses[-10:]) < math.log(trainer.cfg.vocab_size) - 0.3  # below a blind guess

@@ -4,22 +4,116 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from core import TrainConfig, Trainer
-from core.lookup import compare_lookup, dimension_sweep, init_stats
-from core.reference import MODELS, table_bytes, training_bytes
+from core.lookup import DimensionSweep, compare_lookup, dimension_sweep, init_stats, plan_sweep, time_lookup
+from core.reference import MODELS, run_table, table_bytes, training_bytes
+
+
+def layer_with(weight: np.ndarray, **options) -> torch.nn.Embedding:
+    layer = torch.nn.Embedding(*weight.shape, **options)
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(weight))
+    return layer
 
 
 def test_lookup_and_one_hot_matmul_agree_and_only_the_matmul_multiplies():
     rng = np.random.default_rng(0)
     weight = rng.normal(size=(500, 12)).astype(np.float32)
     ids = np.array([4, 4, 499, 0, 17])
-    result = compare_lookup(weight, ids, repeats=3)
+    result = compare_lookup(layer_with(weight), ids)
     np.testing.assert_array_equal(result.lookup_rows, weight[ids])  # a lookup is exactly indexing
     assert result.max_value_diff == 0.0
     assert result.max_grad_diff < 1e-6
     assert result.matmul_flops == 5 * 500 * 12 and result.lookup_flops == 0
-    assert result.lookup_ms > 0 and result.matmul_ms > 0
+    assert result.n_distinct == 4 and len(result.rescaled_rows) == 0 and result.padding_hits == 0
+
+
+def test_max_norm_lookup_returns_rescaled_rows_and_leaves_the_users_table_alone():
+    rng = np.random.default_rng(1)
+    weight = rng.normal(size=(50, 8)).astype(np.float32)
+    weight[7] *= 0.05  # one short row: not rescaled
+    ids = np.array([7, 3, 3, 12, 40])
+    layer = layer_with(weight, max_norm=1.0)
+    result = compare_lookup(layer, ids)
+    norms = np.linalg.norm(weight.astype(np.float64), axis=1, keepdims=True)
+    expected = np.where(norms > 1.0, weight / (norms + 1e-7), weight)  # torch's renorm: scale max_norm/(norm+1e-7)
+    np.testing.assert_allclose(result.lookup_rows, expected[ids], rtol=1e-5)
+    np.testing.assert_array_equal(result.matmul_rows, weight[ids])  # the product reads W as stored
+    assert result.max_value_diff == pytest.approx(np.abs(expected[ids] - weight[ids]).max(), rel=1e-4)
+    assert sorted(result.rescaled_rows.tolist()) == [3, 12, 40]
+    assert result.longest_after <= 1.0 + 1e-6 and result.longest_before == pytest.approx(norms[ids].max())
+    assert result.max_grad_diff < 1e-6  # the rescale is outside autograd: same gradient
+    np.testing.assert_array_equal(layer.weight.detach().numpy(), weight)  # worked on copies
+
+
+def test_padding_idx_blocks_the_lookups_gradient_but_not_the_one_hot_products():
+    rng = np.random.default_rng(2)
+    weight = rng.normal(size=(30, 6)).astype(np.float32)
+    ids = np.array([0, 5, 0, 9, 0])
+    dy = rng.normal(size=(5, 6)).astype(np.float32)
+    result = compare_lookup(layer_with(weight, padding_idx=0), ids, dy)
+    expected_pad = np.linalg.norm(dy[ids == 0].astype(np.float64).sum(axis=0))  # one_hot(x).T @ dY at row 0
+    assert result.padding_hits == 3
+    assert result.padding_grad_lookup == 0.0
+    assert result.padding_grad_matmul == pytest.approx(expected_pad, rel=1e-5)
+    assert result.max_grad_diff == pytest.approx(np.abs(dy[ids == 0].sum(axis=0)).max(), rel=1e-5)
+    assert result.max_grad_diff_other == 0.0  # rows 5 and 9 agree exactly
+    assert result.max_value_diff == 0.0
+
+
+def test_sparse_layer_gives_the_same_gradient_values():
+    weight = np.random.default_rng(3).normal(size=(40, 4)).astype(np.float32)
+    result = compare_lookup(layer_with(weight, sparse=True), np.array([1, 1, 39]))
+    assert result.sparse and result.max_grad_diff < 1e-6
+
+
+def test_timing_ratio_is_stable_across_repeated_measurements():
+    weight = torch.randn(60, 16)
+    ids = np.random.default_rng(0).integers(0, 60, 64)
+    ratios = [time_lookup(weight, ids, budget_s=0.05).ratio for _ in range(3)]
+    assert max(ratios) / min(ratios) < 2.0  # the page printed 5x, 69x, 3299x, 17074x for one table before
+
+
+def test_sweep_plan_shrinks_a_batch_whose_logits_exceed_the_budget():
+    cfg = TrainConfig(vocab_size=5_000, dim=16, batch_size=16_384)
+    plan = plan_sweep(cfg, [2, 64], 300, budget_bytes=256 * 2**20, max_logits=2**40)
+    assert 16_384 * 5_000 * 4 * 2 > 256 * 2**20  # the logits and their gradient alone: 625 MiB
+    assert plan.shrunk and plan.over_memory and plan.fits and plan.peak_bytes <= 256 * 2**20
+    batch = plan.cfg.batch_size
+    assert batch * 5_000 * 4 * 2 <= 256 * 2**20  # what the 5.3 GB sweep lacked
+    assert (2 * batch) * 5_000 * 4 * 4 > 256 * 2**20 - 64 * 2**20  # halved no further than needed (roughly)
+    fast = plan_sweep(cfg, [2, 64], 300, max_logits=2**20)
+    assert fast.cfg.batch_size * 5_000 <= 2**20 < 2 * fast.cfg.batch_size * 5_000
+    small = plan_sweep(TrainConfig(), [2, 64], 300)
+    assert not small.shrunk and small.cfg == TrainConfig()
+
+
+def test_dimension_sweep_in_chunks_matches_one_go_and_stops():
+    cfg = TrainConfig(seed=2)
+    whole = dimension_sweep(cfg, dims=[2, 8], steps=40)
+    sweep = DimensionSweep(plan_sweep(cfg, [2, 8], 40))
+    chunks = 0
+    while sweep.running:
+        sweep.advance(0.0)  # one step per call
+        chunks += 1
+    assert chunks == 80 and sweep.done and sweep.done_steps == sweep.total_steps == 80
+    assert [(r.dim, r.final_loss, r.purity) for r in sweep.results] == [(r.dim, r.final_loss, r.purity) for r in whole]
+    stopped = DimensionSweep(plan_sweep(cfg, [2, 8], 40))
+    stopped.advance(0.0)
+    stopped.stop()
+    stopped.advance(10.0)
+    assert stopped.done_steps == 0 and not stopped.running and stopped.results == []
+
+
+def test_run_table_counts_parameters_of_tied_and_untied_models():
+    untied = run_table(Trainer(TrainConfig(vocab_size=100, dim=8)).model)
+    assert (untied.table_params, untied.head_params, untied.total_params) == (800, 800, 1600)
+    assert not untied.tied and untied.table_share == 0.5 and untied.share == 1.0
+    tied = run_table(Trainer(TrainConfig(vocab_size=100, dim=8, tie_weights=True)).model)
+    assert (tied.table_params, tied.head_params, tied.total_params) == (800, 0, 800)
+    assert tied.tied and tied.table_share == 1.0
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,13 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 
+from core import TrainConfig, Trainer
 from core.projection import (
     UMAP_MIN_ROWS,
     ProjectionError,
     Projector,
     jitter,
+    limit_moves,
     project,
     umap_is_warm,
     warm_up_umap,
@@ -56,6 +58,56 @@ def test_slow_random_walk_jitter_meets_target(method):
     assert layouts.shape == (10, 1000, 2)
     assert jitter(np.stack(frames)) == pytest.approx(0.01, rel=0.1)  # the data's own motion
     assert jitter(layouts) <= 0.10  # the issue's target (independent per-frame fits: ~0.40)
+
+
+def spread(x: np.ndarray) -> float:
+    return float(np.linalg.norm(x - x.mean(axis=0), axis=1).mean())
+
+
+def screen_moves(layouts: np.ndarray) -> np.ndarray:
+    """Per frame pair: mean point step / mean distance to the centroid, each frame centred and scaled to the same
+    spread first, as the Embedding space page draws it."""
+    shown = [(f - f.mean(axis=0)) / spread(f) for f in np.asarray(layouts, dtype=np.float64)]
+    return np.array([np.linalg.norm(b - a, axis=1).mean() / spread(a) for a, b in zip(shown, shown[1:], strict=False)])
+
+
+def row_moves(frames: list[np.ndarray]) -> np.ndarray:
+    """Per frame pair: the rows' own mean step / their mean distance to the centroid."""
+    frames = [np.asarray(f, dtype=np.float64) for f in frames]
+    return np.array(
+        [np.linalg.norm(b - a, axis=1).mean() / spread(a) for a, b in zip(frames, frames[1:], strict=False)]
+    )
+
+
+@pytest.mark.parametrize("lr", [0.05, 0.005])
+def test_umap_points_move_as_far_as_their_rows_on_real_training_frames(lr):
+    trainer = Trainer(TrainConfig(optimizer="adam", lr=lr))  # 60 x 16, the app's default table
+    trainer.run(200)
+    frames = [w for _, w in trainer.frames()]  # a frame every 4 steps
+    screen, rows = screen_moves(project(frames, "umap")), row_moves(frames)
+    late = slice(len(rows) // 2, None)
+    assert np.all(screen[late] <= 1.5 * rows[late])  # uncapped UMAP: 5-7x the rows' own move
+    if lr < 0.01:
+        slow = rows < 0.01  # rows barely move: the issue's case
+        assert slow.sum() >= 40
+        assert screen[slow].max() <= 0.05  # uncapped UMAP: up to 0.076
+
+
+def test_limit_moves_keeps_still_rows_still_and_caps_the_others():
+    rng = np.random.default_rng(0)
+    before = rng.standard_normal((50, 8))
+    after = before.copy()
+    after[:10] += 0.02 * spread(before) * rng.standard_normal((10, 8)) / np.sqrt(8)  # 10 rows move ~2%
+    previous = rng.standard_normal((50, 2))
+    proposed = previous + 0.3 * spread(previous) * rng.standard_normal((50, 2))  # UMAP wanders everywhere
+    limited = limit_moves(previous, proposed, before, after, factor=1.0, free_move=0.05)
+    np.testing.assert_array_equal(limited[10:], previous[10:])  # rows that did not move: points did not move
+    row_step = np.linalg.norm(after - before, axis=1) / spread(before)
+    point_step = np.linalg.norm(limited - previous, axis=1) / spread(previous)
+    assert np.all(point_step[:10] <= row_step[:10] * (1 + 1e-9))
+    direction = (limited - previous)[:10] / np.linalg.norm((limited - previous)[:10], axis=1, keepdims=True)
+    wanted = (proposed - previous)[:10] / np.linalg.norm((proposed - previous)[:10], axis=1, keepdims=True)
+    np.testing.assert_allclose(direction, wanted)  # capped along UMAP's own direction
 
 
 def test_umap_warm_start_beats_independent_fits():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
+from ui import projector
 
 
 def step_picker(steps: list[int], key: str, label: str = "Show step") -> int | None:
@@ -43,7 +43,7 @@ def step_or_prompt(steps: list[int], key: str, n: int = 1) -> int:
         return chosen
     st.info("No step yet: take a few steps on the **Train** page (or press the button).")
     if st.button("Step" if n == 1 else f"Step ×{n}", key=f"{key}_take"):
-        state.step(n)
+        projector.train(n)  # with a progress bar when it takes long
         st.rerun()
     st.stop()
 

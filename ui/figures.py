@@ -25,7 +25,29 @@ def category_colour(category: int) -> str:
     return NO_CATEGORY if category < 0 else OKABE_ITO[category % len(OKABE_ITO)]
 
 
-def _style(fig: go.Figure, title: str, height: int = 400, fixed_margin: dict | None = None, **layout) -> go.Figure:
+FULL_WIDTH_CHARS, HALF_WIDTH_CHARS = 64, 30  # title characters that fit a full / half-width chart at 1024 px
+
+
+def wrap_title(text: str, max_chars: int) -> str:
+    """Plotly cuts a title at the chart's edge instead of wrapping it: break it at spaces into lines (<br>)."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > max_chars:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "<br>".join([*lines, line])
+
+
+def _style(
+    fig: go.Figure,
+    title: str,
+    height: int = 400,
+    fixed_margin: dict | None = None,
+    half: bool = False,
+    **layout,
+) -> go.Figure:
     """Title, fonts and margins in one layout update: axis ticks and titles inherit the font size.
 
     One update with nested dicts on purpose: plotly's per-axis and magic-underscore updates cost several ms
@@ -33,18 +55,37 @@ def _style(fig: go.Figure, title: str, height: int = 400, fixed_margin: dict | N
     automatic margins, which redraw a chart a second time in the browser (a third of its drawing time on
     the Train page): the margins given must then leave room for tick labels, legends and colour bars.
     """
+    title = wrap_title(title, HALF_WIDTH_CHARS if half else FULL_WIDTH_CHARS)
+    extra = 24 * title.count("<br>")  # room for the title's further lines
     margin = {"l": 70, "r": 20, "t": 60, "b": 55} | (fixed_margin or {})
-    fig.update_layout(
-        {
-            "title": {"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left"},
-            "font": {"size": FONT_SIZE},
-            "height": height,
-            "margin": margin | {"autoexpand": fixed_margin is None},
-            "legend": {"font": {"size": FONT_SIZE}} | layout.pop("legend", {}),
-        },
-        **layout,
-    )
+    margin["t"] += extra
+    update = {
+        "title": {"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left"},
+        "font": {"size": FONT_SIZE},
+        "height": height + extra,
+        "margin": margin | {"autoexpand": fixed_margin is None},
+        "legend": {"font": {"size": FONT_SIZE}},
+    }
+    fig.update_layout(_nested(update, layout))
     return fig
+
+
+_AXIS_PREFIXES = ("xaxis", "yaxis", "legend")
+
+
+def _nested(base: dict, layout: dict) -> dict:
+    """`base` updated with `layout`, whose magic-underscore keys (`xaxis_title="step"`) are turned into nested
+    dicts here: plotly parses each such key on its own, several ms per Step click on the Train page."""
+    for key, value in layout.items():
+        prefix, _, rest = key.partition("_")
+        if prefix in _AXIS_PREFIXES and rest:
+            part = base.setdefault(prefix, {})
+            part[rest] = {"text": value} if rest == "title" and isinstance(value, str) else value
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = base[key] | value
+        else:
+            base[key] = value
+    return base
 
 
 def _symmetric(values: np.ndarray) -> float:
@@ -68,7 +109,7 @@ def loss_curve(steps: np.ndarray, losses: np.ndarray, marked_step: int | None = 
         )  # fmt: skip
     return _style(
         fig, "Loss per step", height=330, showlegend=False, fixed_margin={"l": 70, "b": 60},
-        xaxis_title="step", yaxis_title="loss",
+        xaxis_title="step", yaxis_title="loss", half=True,
     )  # fmt: skip
 
 
@@ -110,35 +151,59 @@ def batch_token_bars(tokens: Sequence[str], counts: np.ndarray, title: str) -> g
     """How often each token of this batch was looked up (most frequent first)."""
     fig = go.Figure(go.Bar(x=list(tokens), y=counts, marker_color=USED, hovertemplate="%{x}: %{y}<extra></extra>"))
     fig.update_layout(xaxis={"tickangle": -60})  # a fixed angle: plotly.js need not measure labels to choose
-    return _style(fig, title, height=330, xaxis_title="token", yaxis_title="times in batch", fixed_margin={"b": 110})
+    return _style(
+        fig, title, height=330, xaxis_title="token", yaxis_title="times in batch", fixed_margin={"b": 110}, half=True
+    )
 
 
 # ---------------------------------------------------------------- Gradient masks
 
 
+def _row_axis(rows: np.ndarray) -> dict:
+    """An x axis over row ids: linear for consecutive rows, else one evenly spaced slot per shown row (a sample
+    of a big table would be hair-thin bars scattered over 0..V), in row order."""
+    axis = {"title": {"text": "row (token id)"}}
+    rows = np.asarray(rows)
+    if len(rows) > 1 and np.any(np.diff(rows) != 1):
+        axis |= {"type": "category", "categoryorder": "array", "categoryarray": rows.tolist(), "nticks": 12}
+        axis["title"]["text"] = "row (token id), sampled"
+    return axis
+
+
+GROUP_COLOURS = {
+    "looked_up_grad": USED,
+    "looked_up_no_grad": PADDING,
+    "grad_not_looked_up": "#56B4E9",
+    "neither": NOT_USED,
+}
+
+
 def grad_mask_bars(
-    rows: np.ndarray, labels: Sequence[str], counts: np.ndarray, grad_mask: np.ndarray, padding: np.ndarray, title: str
-) -> go.Figure:
-    """One bar per shown row: its count in the batch, coloured by whether its gradient is non-zero."""
+    rows: np.ndarray, labels: Sequence[str], counts: np.ndarray, groups: Sequence[tuple[str, str, np.ndarray]],
+    title: str,
+) -> go.Figure:  # fmt: skip
+    """One bar per shown row: its count in the batch, coloured by its group (lookup x actual gradient).
+
+    `groups` is (key, legend name, bool mask over the shown rows) per group; a group with no shown row gets no
+    trace, so the legend names only groups that are present. A row looked up 0 times is a sliver, to be seen.
+    """
     fig = go.Figure()
-    groups = (
-        ("got a gradient", grad_mask & ~padding, USED),
-        ("padding (looked up, no gradient)", padding, PADDING),
-        ("not used: no gradient", ~grad_mask & ~padding, NOT_USED),
-    )
-    for name, mask, colour in groups:
-        heights = np.where(counts[mask] > 0, counts[mask], 0.15)  # a sliver, so rows with count 0 are visible
+    text = np.asarray(labels, dtype=object)
+    for key, name, mask in groups:
+        if not mask.any():
+            continue
+        heights = np.where(counts[mask] > 0, counts[mask], 0.15)
         fig.add_trace(
             go.Bar(
-                x=rows[mask], y=heights, name=name, marker_color=colour, customdata=np.stack(
-                    [np.asarray(labels, dtype=object)[mask], counts[mask]], axis=1
-                ) if mask.any() else None,
-                hovertemplate="row %{x} %{customdata[0]}: used %{customdata[1]}×<extra></extra>",
+                x=rows[mask], y=heights, name=name, marker_color=GROUP_COLOURS[key],
+                customdata=np.stack([text[mask], counts[mask]], axis=1),
+                hovertemplate="row %{x} %{customdata[0]}: looked up %{customdata[1]}×<extra>" + name + "</extra>",
             )
         )  # fmt: skip
     return _style(
-        fig, title, height=360, barmode="overlay", bargap=0.1, xaxis_title="row (token id)",
-        yaxis_title="times in batch", legend={"orientation": "h", "y": -0.25, "font": {"size": FONT_SIZE}},
+        fig, title, height=380, barmode="overlay", bargap=0.1, xaxis=_row_axis(rows),
+        yaxis_title="times in batch", showlegend=True,
+        legend={"orientation": "h", "y": -0.28, "x": 0, "xanchor": "left", "yanchor": "top"},
     )  # fmt: skip
 
 
@@ -152,14 +217,18 @@ def gradient_heatmap(grads: np.ndarray, labels: Sequence[str], title: str) -> go
         )
     )  # fmt: skip
     fig.update_yaxes(autorange="reversed", type="category")
-    return _style(fig, title, height=max(300, min(520, 90 + 18 * len(labels))), xaxis_title="dimension")
+    return _style(fig, title, height=max(300, min(520, 90 + 18 * len(labels))), xaxis_title="dimension", half=True)
 
 
-def contributions_heatmap(contribs: np.ndarray, positions: np.ndarray, token: str) -> go.Figure:
-    """A token used k times: its k per-position contributions and, last, their sum (the row's gradient)."""
-    total = contribs.sum(axis=0, keepdims=True)
-    z = np.vstack([contribs, total])
-    labels = [f"position {p}" for p in positions] + ["sum = row gradient"]
+def contributions_heatmap(
+    contribs: np.ndarray, positions: np.ndarray, token: str, sum_row: np.ndarray | None = None,
+    sum_label: str = "sum = row gradient",
+) -> go.Figure:  # fmt: skip
+    """A token used k times: its k per-position contributions and, last, `sum_row` under `sum_label` (by default
+    their sum; the page passes what the row's gradient really is, e.g. 0 when padding_idx drops them)."""
+    total = contribs.sum(axis=0) if sum_row is None else np.asarray(sum_row)
+    z = np.vstack([contribs, total[None, :]])
+    labels = [f"position {p}" for p in positions] + [sum_label]
     peak = _symmetric(z)
     fig = go.Figure(
         go.Heatmap(
@@ -168,18 +237,16 @@ def contributions_heatmap(contribs: np.ndarray, positions: np.ndarray, token: st
         )
     )  # fmt: skip
     fig.update_yaxes(autorange="reversed", type="category")
-    title = f"'{token}' ×{len(positions)}: {len(positions)} contributions and their sum"
-    return _style(fig, title, height=max(260, min(480, 110 + 26 * len(labels))), xaxis_title="dimension")
+    title = f"'{token}' ×{len(positions)}: its {len(positions)} contributions, then the row's"
+    return _style(fig, title, height=max(260, min(480, 110 + 26 * len(labels))), xaxis_title="dimension", half=True)
 
 
 def grad_norm_contrast(
-    rows: np.ndarray, labels: Sequence[str], embedding_norm: np.ndarray, head_norm: np.ndarray, title: str
-) -> go.Figure:
-    """Per-row gradient norms side by side: the embedding (used rows only) and the untied head (every row)."""
-    fig = make_subplots(
-        rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-        subplot_titles=("embedding: only looked-up rows", "output head: every row"),
-    )  # fmt: skip
+    rows: np.ndarray, labels: Sequence[str], embedding_norm: np.ndarray, head_norm: np.ndarray, title: str,
+    panel_titles: tuple[str, str] = ("embedding table", "output head"),
+) -> go.Figure:  # fmt: skip
+    """Per-row gradient norms side by side: the embedding table's and the untied head's."""
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=panel_titles)
     text = np.asarray(labels, dtype=object)
     for col, norms in ((1, embedding_norm), (2, head_norm)):
         colours = np.where(norms > 0, USED, NOT_USED)
@@ -188,7 +255,7 @@ def grad_norm_contrast(
                    hovertemplate="row %{x} %{customdata}: %{y:.2e}<extra></extra>"),
             row=1, col=col,
         )  # fmt: skip
-    fig.update_xaxes(title_text="row (token id)")
+    fig.update_xaxes(_row_axis(rows))
     fig.update_yaxes(title_text="gradient norm", row=1, col=1)
     fig.update_annotations(font_size=FONT_SIZE)
     return _style(fig, title, height=360)
@@ -196,30 +263,26 @@ def grad_norm_contrast(
 
 # ---------------------------------------------------------------- Row updates
 
+PART_COLOURS = {"grad": FROM_GRADIENT, "state": FROM_STATE, "decay": "#009E73", "renorm": FROM_RENORM}
+
 
 def update_split_bars(
-    rows: np.ndarray,
-    labels: Sequence[str],
-    from_gradient: np.ndarray,
-    from_state: np.ndarray,
-    title: str,
-    from_renorm: np.ndarray | None = None,
+    rows: np.ndarray, labels: Sequence[str], parts: Sequence[tuple[str, str, np.ndarray]], title: str
 ) -> go.Figure:
-    """Stacked bars per row: the parts of its move due to its gradient, to optimizer state and, when max_norm
-    rescaled rows this step, to that rescale."""
+    """Stacked signed bars per row, one trace per part of its move: (key, name, (n,) signed component along the
+    move). barmode "relative": a negative part (it pulled against the move) is drawn below zero, and a row's
+    bars add up to the length of its move."""
     text = np.asarray(labels, dtype=object)
     fig = go.Figure()
-    parts = [("from its gradient", from_gradient, FROM_GRADIENT), ("from optimizer state", from_state, FROM_STATE)]
-    if from_renorm is not None and np.any(from_renorm > 0):
-        parts.append(("max_norm rescale (no gradient)", from_renorm, FROM_RENORM))
-    for name, part, colour in parts:
+    for key, name, values in parts:
         fig.add_trace(
-            go.Bar(x=rows, y=part, name=name, marker_color=colour, customdata=text,
-                   hovertemplate="row %{x} %{customdata}: %{y:.2e}<extra>" + name + "</extra>")
+            go.Bar(x=rows, y=values, name=name, marker_color=PART_COLOURS[key], customdata=text,
+                   hovertemplate="row %{x} %{customdata}: %{y:.3e}<extra>" + name + "</extra>")
         )  # fmt: skip
     return _style(
-        fig, title, height=400, barmode="stack", xaxis_title="row (token id)", yaxis_title="update norm",
-        legend={"traceorder": "normal", "orientation": "h", "y": -0.22, "x": 0, "xanchor": "left", "yanchor": "top"},
+        fig, title, height=420, barmode="relative", xaxis=_row_axis(rows),
+        yaxis_title="component along the move", showlegend=True,
+        legend={"traceorder": "normal", "orientation": "h", "y": -0.28, "x": 0, "xanchor": "left", "yanchor": "top"},
     )  # fmt: skip
 
 
@@ -240,14 +303,20 @@ def update_raster(matrix: np.ndarray, row_labels: Sequence[str], col_steps: np.n
 
 def count_curve(steps: np.ndarray, counts: np.ndarray, title: str, y_title: str) -> go.Figure:
     fig = go.Figure(go.Scatter(x=steps, y=counts, mode="lines+markers", line={"color": FROM_STATE, "width": 2.5}))
-    return _style(fig, title, height=330, xaxis_title="step", yaxis_title=y_title)
+    return _style(
+        fig, title, height=330, xaxis_title="step", yaxis={"title": {"text": y_title}, "rangemode": "tozero"}, half=True
+    )
 
 
 def frequency_vs_movement(
     freq: np.ndarray, movement: np.ndarray, labels: Sequence[str], categories: np.ndarray,
     category_names: Sequence[str], title: str,
 ) -> go.Figure:  # fmt: skip
-    """Each row's token frequency in the corpus against how far it moved in total (log-log)."""
+    """Each row's token frequency in the corpus against how far it moved in total (log-log).
+
+    The caller passes only rows with freq > 0 and movement > 0 (a log axis has no 0) and counts the others in
+    its caption. Ticks are plain numbers, never SI prefixes (plotly's default would write 1e-12 as "1p").
+    """
     fig = go.Figure()
     text = np.asarray(labels, dtype=object)
     for c in sorted(set(np.asarray(categories).tolist())):
@@ -255,112 +324,14 @@ def frequency_vs_movement(
         name = "no category" if c < 0 else category_names[c]
         fig.add_trace(
             go.Scatter(
-                x=np.maximum(freq[mask], 1), y=np.maximum(movement[mask], 1e-12), mode="markers", name=name,
+                x=freq[mask], y=movement[mask], mode="markers", name=name,
                 marker={"color": category_colour(c), "size": 9, "line": {"width": 0.5, "color": "white"}},
-                customdata=text[mask], hovertemplate="%{customdata}: freq %{x}, moved %{y:.3g}<extra></extra>",
+                customdata=text[mask], hovertemplate="%{customdata}: freq %{x:,}, moved %{y:.3g}<extra></extra>",
             )
         )  # fmt: skip
-    fig.update_xaxes(type="log", dtick=1, title_text="times in the corpus")
-    fig.update_yaxes(type="log", title_text="total movement")
-    return _style(fig, title, height=420)
-
-
-# ---------------------------------------------------------------- Embedding space
-
-
-def _axis_range(values: np.ndarray) -> list[float]:
-    low, high = float(np.min(values)), float(np.max(values))
-    pad = 0.06 * (high - low) if high > low else 1.0
-    return [low - pad, high + pad]
-
-
-def embedding_animation(
-    coords: np.ndarray,
-    steps: Sequence[int],
-    labels: Sequence[str],
-    categories: np.ndarray,
-    category_names: Sequence[str],
-    trail_rows: Sequence[int] = (),
-    start: int = -1,
-    title: str = "",
-) -> go.Figure:
-    """Points (F, N, 2 or 3) animated over the kept frames: one trace per category, then one trail per chosen row.
-
-    Every frame holds the same traces in the same order; a trail shows the row's path up to that frame.
-    `start` is the frame shown before Play (default the last).
-    """
-    n_frames, _, n_dims = coords.shape
-    start = start % n_frames
-    cats = sorted(set(np.asarray(categories).tolist()))
-    text = np.asarray(labels, dtype=object)
-    scatter = go.Scatter3d if n_dims == 3 else go.Scatter
-
-    def traces(f: int) -> list:
-        out = []
-        for c in cats:
-            pts = coords[f][categories == c]
-            xyz = {"x": pts[:, 0], "y": pts[:, 1]} | ({"z": pts[:, 2]} if n_dims == 3 else {})
-            out.append(
-                scatter(
-                    **xyz, mode="markers", name="no category" if c < 0 else category_names[c],
-                    text=text[categories == c], hovertemplate="%{text}<extra></extra>",
-                    marker={"color": category_colour(c), "size": 5 if n_dims == 3 else 10,
-                            "line": {"width": 0.5, "color": "white"}} ,
-                )
-            )  # fmt: skip
-        for row in trail_rows:
-            path = coords[: f + 1, row]
-            xyz = {"x": path[:, 0], "y": path[:, 1]} | ({"z": path[:, 2]} if n_dims == 3 else {})
-            out.append(
-                scatter(
-                    **xyz, mode="lines+markers+text", name=f"trail: {labels[row]}",
-                    text=[""] * f + [labels[row]], textposition="top center", textfont={"size": 16},
-                    line={"color": "#000000", "width": 2}, marker={"size": 4 if n_dims == 3 else 6, "color": "#000000"},
-                    hovertemplate=labels[row] + "<extra></extra>",
-                )
-            )  # fmt: skip
-        return out
-
-    frames = [go.Frame(data=traces(f), name=str(steps[f])) for f in range(n_frames)]
-    fig = go.Figure(data=traces(start), frames=frames)
-    ranges = [_axis_range(coords[..., d]) for d in range(n_dims)]
-    if n_dims == 3:
-        fig.update_layout(scene={"xaxis": {"range": ranges[0]}, "yaxis": {"range": ranges[1]},
-                                 "zaxis": {"range": ranges[2]}, "aspectmode": "cube"})  # fmt: skip
-    else:
-        fig.update_xaxes(range=ranges[0], zeroline=False)
-        fig.update_yaxes(range=ranges[1], zeroline=False)
-    play = {"frame": {"duration": 400, "redraw": n_dims == 3}, "transition": {"duration": 250}, "fromcurrent": True}
-    fig.update_layout(
-        updatemenus=[{
-            "type": "buttons", "direction": "left", "x": 0, "y": -0.1, "xanchor": "left", "yanchor": "top",
-            "pad": {"r": 10, "t": 10}, "font": {"size": FONT_SIZE},
-            "buttons": [
-                {"label": "▶ Play", "method": "animate", "args": [None, play]},
-                {"label": "❚❚ Pause", "method": "animate",
-                 "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]},
-            ],
-        }],
-        sliders=[{
-            "active": start, "x": 0.22, "len": 0.78, "y": -0.1, "yanchor": "top", "pad": {"t": 40},
-            "currentvalue": {"prefix": "step ", "font": {"size": FONT_SIZE}}, "font": {"size": 12},
-            "steps": [{"label": str(s), "method": "animate",
-                       "args": [[str(s)], {"frame": {"duration": 0, "redraw": n_dims == 3}, "mode": "immediate"}]}
-                      for s in steps],
-        }],
+    return _style(
+        fig, title, height=420,
+        xaxis={"type": "log", "dtick": 1, "tickformat": ",", "title": {"text": "times in the corpus"}},
+        yaxis={"type": "log", "tickformat": "~g", "exponentformat": "power", "title": {"text": "total movement"}},
+        half=True,
     )  # fmt: skip
-    fig = _style(fig, title, height=600, legend={"itemsizing": "constant", "font": {"size": FONT_SIZE}})
-    fig.update_layout(margin={"b": 130})
-    return fig
-
-
-def purity_curve(steps: np.ndarray, purity: np.ndarray, chance: float | None, marked_step: int | None) -> go.Figure:
-    """kNN category purity over the kept frames, with the chance level."""
-    fig = go.Figure(go.Scatter(x=steps, y=purity, mode="lines+markers", line={"color": USED, "width": 2.5}))
-    if chance is not None:
-        fig.add_hline(y=chance, line_dash="dash", line_color=NO_CATEGORY, annotation_text="chance",
-                      annotation_font_size=FONT_SIZE)  # fmt: skip
-    if marked_step is not None:
-        fig.add_vline(x=marked_step, line_color=PADDING, line_width=2)
-    return _style(fig, "Category purity of 5 nearest neighbours", height=330,
-                  xaxis_title="step", yaxis_title="purity", yaxis_range=[0, 1.02])  # fmt: skip

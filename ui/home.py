@@ -3,21 +3,26 @@
 import streamlit as st
 
 import ui
-from ui import nav
+from ui import classroom, nav
 
 
 def render() -> None:
     ui.setup("Home")
     st.title("Embedding Explorer")
+    classroom.look_for("home")
     st.markdown(
         """
 `torch.nn.Embedding(V, D)` is a table: **one row of D numbers for each of the V tokens**, filled at random
 to begin with. Looking a token up returns its row, exactly `one_hot(token) @ W`, with no activation and no bias.
-Training changes the rows: the loss's gradient reaches **only the rows that were looked up** in the batch,
-and then the optimizer decides how far each row moves (Adam and momentum keep moving rows that got no gradient).
+Training changes the rows: the loss's gradient reaches **only the rows that were looked up** in the batch
+(unless the output head is tied to the table, as in GPT-2: then every row gets one), and then the optimizer
+decides how far each row moves (Adam, momentum and weight decay also move rows that got no gradient).
 
 Choose a table and an optimizer in the sidebar, then start with **Train**:
 """
     )
     nav.links()
-    st.caption("Every setting is in the address bar: share the link and every screen trains the same run.")
+    st.caption(
+        "Every setting is in the address bar: share the link and every screen trains the same run "
+        "(a text of your own is not part of the link)."
+    )

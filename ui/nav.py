@@ -12,11 +12,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # The question each page answers, with the user's own run (shown on the home page beside its link)
 QUESTIONS = {
     "train": "How does it learn? Lookup, loss, backward, optimizer step, one batch at a time.",
-    "gradient_masks": "Which rows get a gradient in a step? Only the looked-up ones; a repeated token adds up.",
+    "gradient_masks": "Which rows get a gradient? The looked-up ones (a tied head: every row); repeats add up.",
     "row_updates": "Is the gradient the update? Not for Adam, momentum or weight decay: they move unused rows too.",
     "embedding_space": "Does it learn a vector per token that means something? Watch the categories gather.",
     "lookup": "Is an embedding an MLP? No: a lookup, equal to one_hot @ W. And how is it initialised?",
     "scale": "What do GPT-1 to Llama 3 spend on this table, and does a bigger dimension help here?",
+    "lessons": "One click sets up a run that makes one point; the point is then checked on your run.",
+    "compare": "Do optimizers move the same rows? 2 to 4 of them, on the same batches from the same table.",
+    "predict": "Which rows will get a gradient, and which will move? Guess, step, and see why.",
+    "export": "Take the table or the history away (.npy, .csv, Projector .tsv); bring a matrix in to explore.",
 }
 
 # (file, title, url path, icon): the url paths are a contract with the browser tests and teachers' links
@@ -27,6 +31,10 @@ PAGES = (
     ("pages/4_embedding_space.py", "Embedding space", "embedding_space", ":material/scatter_plot:"),
     ("pages/5_lookup.py", "Lookup, not MLP", "lookup", ":material/table_rows:"),
     ("pages/6_scale.py", "Scale: GPT-1 to Llama 3", "scale", ":material/stacked_bar_chart:"),
+    ("pages/10_lessons.py", "Lessons", "lessons", ":material/school:"),
+    ("pages/7_compare.py", "Optimizers side by side", "compare", ":material/compare_arrows:"),
+    ("pages/8_predict.py", "Predict, then step", "predict", ":material/quiz:"),
+    ("pages/9_export.py", "Export and import", "export", ":material/download:"),
 )
 
 

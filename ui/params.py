@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict
 
@@ -28,25 +29,43 @@ URL_FIELDS = (
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _NONE = {"", "none", "null"}
+# A number as a link may write it: ASCII digits, one optional sign, a decimal point, an exponent. Python's float()
+# also takes "١٢٣" (Arabic-Indic digits), "６４" (full-width), "1_000", "nan" and "inf"; a link that relies on
+# those is refused with the same message as "abc".
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+MAX_NUMBER_CHARS = 40
+SHOWN_CHARS = 60  # a refused value is quoted in its message up to this many characters
+_ASCII_SPACE = " \t\r\n"
 
 
-def _parse_int(raw: str) -> int:
-    value = float(raw)  # accepts "64" and "64.0", refuses "abc"
-    if not value.is_integer():
+def _number(raw: str) -> float:
+    if len(raw) > MAX_NUMBER_CHARS or not NUMBER.fullmatch(raw):
         raise ValueError
-    return int(value)
-
-
-def _parse_float(raw: str) -> float:
     value = float(raw)
-    if not math.isfinite(value):
+    if not math.isfinite(value):  # 1e999
         raise ValueError
     return value
 
 
+def _parse_int(raw: str) -> int:
+    value = _number(raw)  # accepts "64" and "64.0", refuses "abc"
+    if not value.is_integer():
+        raise ValueError
+    return int(raw) if raw.lstrip("+-").isdigit() else int(value)  # exact beyond 2**53
+
+
+def _parse_float(raw: str) -> float:
+    return _number(raw)
+
+
+def _quoted(raw: str) -> str:
+    """The value as the message quotes it: repr, cut to SHOWN_CHARS (the message is escaped where shown)."""
+    return repr(raw if len(raw) <= SHOWN_CHARS else raw[:SHOWN_CHARS] + "…")
+
+
 def parse_value(field: str, raw: str):
     """One query-parameter string as the field's Python value; ValueError with a readable message if it is not."""
-    text = raw.strip()
+    text = raw.strip(_ASCII_SPACE)
     try:
         if field in INT_FIELDS:
             return _parse_int(text)
@@ -66,18 +85,20 @@ def parse_value(field: str, raw: str):
             raise ValueError
     except ValueError:
         pass
-    raise ValueError(f"The link sets {field}={raw!r}, which is not {_expected(field)}; the default is used instead.")
+    raise ValueError(
+        f"The link sets {field}={_quoted(raw)}, which is not {_expected(field)}; the default is used instead."
+    )
 
 
 def _expected(field: str) -> str:
     if field in INT_FIELDS:
-        return "a whole number"
+        return "a whole number (digits 0-9)"
     if field in FLOAT_FIELDS:
-        return "a number"
+        return "a number (digits 0-9, a point, an exponent: 0.05, 5e-2)"
     if field in OPTIONAL_INT_FIELDS:
-        return "a whole number (or empty for none)"
+        return "a whole number (digits 0-9), or empty for none"
     if field in OPTIONAL_FLOAT_FIELDS:
-        return "a number (or empty for none)"
+        return "a number (digits 0-9, a point, an exponent), or empty for none"
     if field in BOOL_FIELDS:
         return "true or false"
     return "one of " + ", ".join(CHOICE_FIELDS[field])

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ui.figures import FROM_GRADIENT, FROM_STATE, MAGNITUDE, OKABE_ITO, SIGNED, USED, _style
+from ui.space_figures import plain
 
 
 def _short(n: float) -> str:
@@ -20,12 +21,13 @@ def _short(n: float) -> str:
 
 
 def one_hot_product(one_hot: np.ndarray, weight: np.ndarray, rows: np.ndarray, tokens: Sequence[str]) -> go.Figure:
-    """one_hot (B x V) times W (V x D) gives the looked-up rows (B x D): the three matrices side by side."""
+    """one_hot (B x V) times W (V x D) gives the selected rows (B x D): the three matrices side by side."""
+    tokens = [plain(t) for t in tokens]
     fig = make_subplots(
         rows=1,
         cols=3,
         column_widths=[0.45, 0.3, 0.25],
-        subplot_titles=("one_hot(x)  (B × V)", "W  (V × D)", "= emb(x)  (B × D)"),
+        subplot_titles=("one_hot(x)  (B × V)", "W  (V × D)", "= one_hot(x) @ W  (B × D)"),
         horizontal_spacing=0.06,
     )
     peak = float(np.abs(weight).max()) or 1.0

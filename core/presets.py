@@ -1,0 +1,254 @@
+"""Lesson presets: runs that each make one point about nn.Embedding, and a check of that point on a run's records.
+
+A preset is data: a name, the point in one sentence, what to look for, the page to open, the settings (a
+TrainConfig's keyword arguments, lr and weight decay always given) and the suggested number of steps. `check`
+measures the point on the StepRecords of a run made with those settings; it never trusts the settings to
+mean what they say. Every preset is tested to hold after its suggested steps, with the loss below ln V.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from core.config import TrainConfig
+from core.trainer import StepRecord
+
+RECENT = 5  # the loss compared with ln V is the mean of this many most recent steps (one batch is noisy)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One lesson: a run whose records show one point."""
+
+    key: str
+    name: str
+    point: str  # the claim, one sentence
+    look_for: str  # what to look at on `page`
+    page: str  # url path of the page to open (ui.nav.PAGES)
+    settings: Mapping  # TrainConfig keyword arguments
+    steps: int  # suggested number of steps
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(**self.settings)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a preset's point holds on a run, with the measured numbers in a sentence."""
+
+    holds: bool
+    evidence: str
+    recent_loss: float  # mean loss of the last RECENT steps
+    blind_guess: float  # ln V: the loss of a uniform guess over the vocabulary
+
+    @property
+    def learned(self) -> bool:
+        return self.recent_loss < self.blind_guess
+
+
+def _preset(key, name, point, look_for, page, steps, **settings) -> Preset:
+    return Preset(key, name, point, look_for, page, MappingProxyType(settings), steps)
+
+
+SMALL = {"vocab_size": 60, "dim": 16, "batch_size": 64, "seed": 0, "init": "normal"}
+
+PRESETS: dict[str, Preset] = {
+    p.key: p
+    for p in (
+        _preset(
+            "sgd_used_rows", "SGD moves only the rows it used",
+            "With plain SGD (no momentum, no weight decay) the rows that move are exactly the rows with a gradient.",
+            "Rows moved without a gradient stays at 0 every step; every bar is all gradient.",
+            "row_updates", 100, optimizer="sgd", lr=0.5, momentum=0.0, weight_decay=0.0, **SMALL,
+        ),
+        _preset(
+            "adam_state", "Adam keeps moving rows that got no gradient",
+            "Adam's moment estimates keep moving a row for many steps after its last gradient.",
+            "From step 2 on, rows without a gradient still move (orange bars: optimizer state).",
+            "row_updates", 100, optimizer="adam", lr=0.05, weight_decay=0.0, **SMALL,
+        ),
+        _preset(
+            "momentum_state", "Momentum keeps moving rows that got no gradient",
+            "SGD with momentum 0.9 keeps moving a row after its last gradient: the velocity is optimizer state.",
+            "From step 2 on, rows without a gradient still move; compare with the plain SGD lesson.",
+            "row_updates", 100, optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=0.0, **SMALL,
+        ),
+        _preset(
+            "weight_decay", "Weight decay shrinks every row, every step",
+            "AdamW at torch's default weight decay 0.01 pulls every row towards zero every step, used or not.",
+            "Every row moves in every step, even in step 1, before any optimizer state exists.",
+            "row_updates", 100, optimizer="adamw", lr=0.05, weight_decay=0.01, **SMALL,
+        ),
+        _preset(
+            "sparse_adam", "SparseAdam: sparse gradients, lazy moments",
+            "SparseAdam updates only the rows in this step's sparse gradient: the rows looked up.",
+            "The rows that moved are exactly the rows looked up, every step; no row moves without a gradient.",
+            "row_updates", 100, optimizer="sparse_adam", lr=0.05, weight_decay=0.0, **SMALL,
+        ),
+        _preset(
+            "tied_head", "A tied output head gives every row a gradient",
+            "When the output head is the embedding matrix (as in GPT-2), every row gets a gradient every step.",
+            "Every row is marked as having a gradient, though only a few dozen were looked up.",
+            "gradient_masks", 100, optimizer="sgd", lr=0.5, momentum=0.0, weight_decay=0.0, tie_weights=True,
+            **SMALL,
+        ),
+        _preset(
+            "padding_idx", "padding_idx: the lookup's gradient never reaches the padding row",
+            "The padding row is looked up in many steps, yet its gradient is always 0 and (with plain SGD) it "
+            "never moves.",
+            "Row 0 <pad> is looked up but never marked as having a gradient.",
+            "gradient_masks", 100, optimizer="sgd", lr=0.5, momentum=0.0, weight_decay=0.0, padding_idx=0,
+            **SMALL,
+        ),
+        _preset(
+            "max_norm", "max_norm rescales the rows it looks up, with no gradient",
+            "With max_norm 1, every row looked up whose norm is above 1 is rescaled in the forward pass: a move "
+            "that no gradient made.",
+            "The max_norm part of each looked-up row's bar; rows not looked up are never rescaled.",
+            "row_updates", 100, optimizer="sgd", lr=0.5, momentum=0.0, weight_decay=0.0, max_norm=1.0, **SMALL,
+        ),
+        _preset(
+            "gpt2_table", "GPT-2's table: 50,257 x 768",
+            "A table the size of GPT-2's, initialised as GPT-2's (N(0, 0.02)), learns with Adam at lr 0.01: the "
+            "loss falls below the blind guess ln V within 20 steps (here with an untied output head).",
+            "The loss curve against ln V = 10.82; the gradient still reaches only the rows looked up.",
+            "train", 12, vocab_size=50_257, dim=768, optimizer="adam", lr=0.01, weight_decay=0.0,
+            init="small_normal", batch_size=64, seed=0,
+        ),
+    )
+}  # fmt: skip
+
+
+def blind_guess(vocab_size: int) -> float:
+    """ln V: the loss of predicting every token with probability 1/V."""
+    return math.log(vocab_size)
+
+
+def check(preset: Preset, records: Sequence[StepRecord], weight: np.ndarray | None = None) -> Verdict:
+    """Measure the preset's point on a run's records (consecutive steps from step 1, as a fresh run keeps them).
+
+    `weight`, the table after the last record, lets the max_norm check bound the looked-up rows' norms too.
+    """
+    cfg = preset.config()
+    if not records:
+        return Verdict(False, "No step yet: train first.", math.nan, blind_guess(cfg.vocab_size))
+    recent = float(np.mean([r.loss for r in records[-RECENT:]]))
+    holds, evidence = _CHECKS[preset.key](records, cfg, weight)
+    return Verdict(bool(holds), evidence, recent, blind_guess(cfg.vocab_size))
+
+
+def _moved_without_grad(r: StepRecord) -> int:
+    return int((r.updated_mask & ~r.grad_mask).sum())
+
+
+def _check_sgd(records, cfg, weight) -> tuple[bool, str]:
+    same = [bool(np.array_equal(r.updated_mask, r.grad_mask)) for r in records]
+    mean_grad = np.mean([r.grad_mask.sum() for r in records])
+    return all(same), (
+        f"In {sum(same)} of {len(records)} steps the rows that moved were exactly the rows with a gradient "
+        f"({mean_grad:.1f} of {cfg.vocab_size} rows per step on average)."
+    )
+
+
+def _check_state(records, cfg, weight) -> tuple[bool, str]:
+    later = records[1:] if records[0].step == 1 else records
+    counts = [_moved_without_grad(r) for r in later]
+    holds = bool(later) and min(counts) > 0
+    return holds, (
+        f"In {sum(c > 0 for c in counts)} of {len(later)} steps after the first, rows moved without a gradient "
+        f"({np.mean(counts) if counts else 0:.1f} rows per step on average)."
+    )
+
+
+def _check_decay(records, cfg, weight) -> tuple[bool, str]:
+    every = [bool(r.updated_mask.all()) for r in records]
+    decayed = [bool((r.move_decay != 0).all()) for r in records]  # weight decay's part of every row's move
+    first = records[0]
+    no_grad = ~first.grad_mask
+    first_ok = first.step != 1 or bool(np.allclose(first.move_decay[no_grad], first.update_norm[no_grad], rtol=1e-4))
+    return all(every) and all(decayed) and first_ok, (
+        f"Every one of the {cfg.vocab_size} rows moved in {sum(every)} of {len(records)} steps, with a weight-decay "
+        f"part in {sum(decayed)} of them. In step 1, before any optimizer state existed, the {int(no_grad.sum())} "
+        "rows without a gradient moved by weight decay alone."
+    )
+
+
+def _check_sparse(records, cfg, weight) -> tuple[bool, str]:
+    same = [bool(np.array_equal(r.updated_mask, r.token_counts > 0)) for r in records]
+    moved_no_grad = sum(_moved_without_grad(r) for r in records)
+    return all(same) and moved_no_grad == 0, (
+        f"In {sum(same)} of {len(records)} steps the rows that moved were exactly the rows looked up; "
+        f"{moved_no_grad} row moves in all were without a gradient."
+    )
+
+
+def _check_tied(records, cfg, weight) -> tuple[bool, str]:
+    every = [bool(r.grad_mask.all()) for r in records]
+    looked_up = np.mean([(r.token_counts > 0).sum() for r in records])
+    return all(every), (
+        f"All {cfg.vocab_size} rows got a gradient in {sum(every)} of {len(records)} steps, though only "
+        f"{looked_up:.1f} rows per step were looked up."
+    )
+
+
+def _check_padding(records, cfg, weight) -> tuple[bool, str]:
+    pad = cfg.padding_idx
+    looked_up = sum(int(r.token_counts[pad] > 0) for r in records)
+    lookups = sum(int(r.token_counts[pad]) for r in records)
+    max_grad = max(float(r.grad_norm[pad]) for r in records)
+    max_move = max(float(r.update_norm[pad]) for r in records)
+    return looked_up > 0 and max_grad == 0 and max_move == 0, (
+        f"The padding row {pad} was looked up {lookups} times in {looked_up} of {len(records)} steps; its largest "
+        f"gradient norm was {max_grad:g} and its largest move {max_move:g}."
+    )
+
+
+def _check_max_norm(records, cfg, weight) -> tuple[bool, str]:
+    rescaled = [r.renorm_norm > 0 for r in records]
+    outside = sum(int((m & (r.token_counts == 0)).sum()) for m, r in zip(rescaled, records, strict=True))
+    n_rescaled = sum(int(m.sum()) for m in rescaled)
+    holds = n_rescaled > 0 and outside == 0
+    evidence = (
+        f"{n_rescaled} rescales in {len(records)} steps, every one of a row looked up in that step "
+        f"({outside} of rows not looked up)."
+    )
+    if weight is not None:  # last step: rescaled to <= max_norm, then moved by at most update_norm
+        last = records[-1]
+        rows = np.flatnonzero(last.token_counts > 0)
+        excess = np.linalg.norm(weight[rows].astype(np.float64), axis=1) - cfg.max_norm - last.update_norm[rows]
+        holds = holds and bool((excess <= 1e-5).all())
+        evidence += (
+            f" After step {last.step}, each of its {len(rows)} looked-up rows is within max_norm {cfg.max_norm:g} "
+            "plus that step's update."
+        )
+    return holds, evidence
+
+
+def _check_gpt2(records, cfg, weight) -> tuple[bool, str]:
+    within = [r for r in records if r.step <= 20]
+    recent = float(np.mean([r.loss for r in within[-RECENT:]])) if within else math.nan
+    guess = blind_guess(cfg.vocab_size)
+    return recent < guess, (
+        f"Mean loss of steps {within[-RECENT:][0].step}–{within[-1].step}: {recent:.3f}, against the blind guess "
+        f"ln {cfg.vocab_size:,} = {guess:.3f}."
+        if within
+        else "No step within the first 20 is kept."
+    )
+
+
+_CHECKS = {
+    "sgd_used_rows": _check_sgd,
+    "adam_state": _check_state,
+    "momentum_state": _check_state,
+    "weight_decay": _check_decay,
+    "sparse_adam": _check_sparse,
+    "tied_head": _check_tied,
+    "padding_idx": _check_padding,
+    "max_norm": _check_max_norm,
+    "gpt2_table": _check_gpt2,
+}

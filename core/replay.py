@@ -1,0 +1,99 @@
+"""Replaying a run to a step: what a link's `&step=N` asks for, and what it may ask for.
+
+A Trainer is deterministic for a config (its seed fixes the table, the corpus and every batch), so training a
+fresh Trainer N steps reproduces, to the bit, the run a teacher had on screen at step N. That costs the server
+N steps of work, so a link may ask for at most `max_steps(cfg)`: the steps that fit in REPLAY_BUDGET, counted
+with `step_cost` (a step's work grows with the table V x D and with the batch's B x V x D logits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+from core.config import TrainConfig
+from core.errors import ConfigError
+from core.trainer import Trainer
+
+# A step's cost in "table cells": each of the V x D cells is touched by the optimizer, the records and the split
+# of every row's move (about 90 ns a cell on one core); the B x V x D logits and their gradients add about 0.2 ns
+# per product (1/500 of a cell); and a step has a fixed cost of a few ms (Python, autograd), about 50,000 cells.
+BATCH_PER_CELL = 500
+STEP_OVERHEAD_CELLS = 50_000
+REPLAY_BUDGET = 600_000_000  # cells: about a minute of one core (measured: 60 x 16 Adam 4.6 ms a step)
+SECONDS_PER_CELL = 90e-9  # for the time a replay is expected to take (shown beside its progress bar)
+
+
+def step_cost(cfg: TrainConfig) -> int:
+    """One training step's work for this config, in table cells (see BATCH_PER_CELL, STEP_OVERHEAD_CELLS)."""
+    cells = cfg.vocab_size * cfg.dim
+    return int(cells + cells * cfg.batch_size // BATCH_PER_CELL + STEP_OVERHEAD_CELLS)
+
+
+def max_steps(cfg: TrainConfig) -> int:
+    """The most steps a link may re-train for this config (at least 1: any table may take one step)."""
+    return max(1, REPLAY_BUDGET // step_cost(cfg))
+
+
+def expected_seconds(cfg: TrainConfig, n_steps: int) -> float:
+    """About how long `n_steps` steps take on one core (for a message, never for a decision)."""
+    return n_steps * step_cost(cfg) * SECONDS_PER_CELL
+
+
+def check(cfg: TrainConfig, step: int) -> None:
+    """Raise ConfigError("step", ...) unless a link may re-train this config to `step`."""
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ConfigError("step", f"A link's step must be a whole number of 0 or more; it asks for {step!r}.")
+    limit = max_steps(cfg)
+    if step > limit:
+        raise ConfigError(
+            "step",
+            f"This link asks for step {step:,}, but re-training a {cfg.vocab_size:,} × {cfg.dim:,} table "
+            f"(batch {cfg.batch_size:,}) is limited to {limit:,} steps, about a minute of the server's time. "
+            f"Open it with step={limit:,} or less, or train on from there.",
+        )
+
+
+def steps_to(
+    trainer: Trainer, step: int, guard: Callable[[], AbstractContextManager] = contextlib.nullcontext
+) -> Iterator[int]:
+    """Train `trainer` one step at a time up to `step`, yielding its step count after each step.
+
+    Stop early by no longer iterating: the trainer is then at the last step yielded. Each step runs inside
+    `guard()` (a server's fair-share slot, for instance). A divergence raises TrainingDiverged (the trainer
+    keeps its last finite state, as for any step). A trainer already at or past `step` yields nothing.
+    """
+    while trainer.step_count < step:
+        with guard():
+            trainer.step()
+        yield trainer.step_count
+
+
+def replay(
+    trainer: Trainer,
+    step: int,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    guard: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+    every_seconds: float = 0.1,
+) -> int:
+    """Train `trainer` to `step` within the link budget (ConfigError("step", ...) beyond it); return its step count.
+
+    `progress(done, target)` is called at the start, at most every `every_seconds` while training, and at the
+    end; `should_stop()` is asked after every step and ends the replay early when it returns True.
+    """
+    check(trainer.cfg, step)
+    if progress is not None:
+        progress(trainer.step_count, step)
+    last = time.perf_counter()
+    for done in steps_to(trainer, step, guard):
+        if progress is not None and time.perf_counter() - last >= every_seconds:
+            progress(done, step)
+            last = time.perf_counter()
+        if should_stop is not None and should_stop():
+            break
+    if progress is not None:
+        progress(trainer.step_count, step)
+    return trainer.step_count

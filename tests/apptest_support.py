@@ -1,0 +1,39 @@
+"""What the AppTest files share: the repo on sys.path, no UMAP warm-up, running the app, reading its charts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # AppTest puts the script's folder on sys.path; pages import `ui` from the root
+os.environ["EMBEDDING_EXPLORER_NO_UMAP_WARMUP"] = "1"  # never wait on numba here: PCA shows while UMAP is cold
+TIMEOUT = 60
+
+
+def app(query: dict[str, str] | None = None, script: str = "app.py", timeout: float = TIMEOUT) -> AppTest:
+    at = AppTest.from_file(str(ROOT / script), default_timeout=timeout)
+    at.query_params.update(query or {})
+    return at.run()
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def decode(value):
+    """A plotly JSON array: plain list, or the typed-array form {dtype, bdata, shape}."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return array.reshape([int(n) for n in str(value["shape"]).split(",")]) if "shape" in value else array
+    return np.asarray(value)
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]

@@ -1,0 +1,131 @@
+"""Lesson presets: after its suggested steps, each preset's point holds on its run, measured here with numpy on
+the StepRecords (not with core.presets' own checks), and the loss is below the blind guess ln V."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core import Trainer
+from core.presets import PRESETS, RECENT, check
+from ui import nav
+
+PAGES = {url for _, _, url, _ in nav.PAGES}
+SMALL = [key for key in PRESETS if key != "gpt2_table"]
+
+
+def trained(key: str) -> tuple[Trainer, list]:
+    preset = PRESETS[key]
+    trainer = Trainer(preset.config())
+    return trainer, trainer.run(preset.steps)
+
+
+def stack(records, field):
+    return np.stack([getattr(r, field) for r in records])  # (steps, V)
+
+
+def claim_holds(key: str, records, trainer: Trainer) -> bool:
+    """Each preset's point, computed independently from the records' arrays."""
+    grad, moved, counts = stack(records, "grad_mask"), stack(records, "updated_mask"), stack(records, "token_counts")
+    if key == "sgd_used_rows":
+        return bool((grad == moved).all())
+    if key in ("adam_state", "momentum_state"):
+        return bool(((moved & ~grad).sum(axis=1)[1:] > 0).all())
+    if key == "weight_decay":  # every row moved and decay had a part; step 1's gradient-less rows: decay alone
+        first = records[0]
+        alone = (
+            np.abs(first.move_decay - first.update_norm)[~first.grad_mask] <= 1e-4 * first.update_norm[~first.grad_mask]
+        )
+        return bool(moved.all() and (stack(records, "move_decay") != 0).all() and alone.all())
+    if key == "sparse_adam":
+        return bool((moved == (counts > 0)).all() and not (moved & ~grad).any())
+    if key == "tied_head":
+        return bool(grad.all())
+    if key == "padding_idx":
+        pad = trainer.cfg.padding_idx
+        return bool(counts[:, pad].sum() > 0 and (stack(records, "grad_norm")[:, pad] == 0).all()) and bool(
+            (stack(records, "update_norm")[:, pad] == 0).all()
+        )
+    if key == "max_norm":
+        renorm = stack(records, "renorm_norm") > 0
+        last_rows = np.flatnonzero(counts[-1] > 0)
+        norms = np.sqrt((trainer.weight[last_rows].astype(np.float64) ** 2).sum(axis=1))
+        within = norms <= trainer.cfg.max_norm + records[-1].update_norm[last_rows] + 1e-5
+        return bool(renorm.any() and not (renorm & (counts == 0)).any() and within.all())
+    raise AssertionError(key)
+
+
+def test_presets_are_complete_runnable_data():
+    for key, preset in PRESETS.items():
+        assert preset.key == key and preset.name and preset.point and preset.look_for
+        assert preset.page in PAGES
+        assert "lr" in preset.settings and "weight_decay" in preset.settings  # never the optimizer's default
+        cfg = preset.config()
+        assert cfg.lr == preset.settings["lr"] and cfg.weight_decay == preset.settings["weight_decay"]
+        assert 1 <= preset.steps <= 200
+
+
+@pytest.mark.parametrize("key", SMALL)
+def test_each_presets_point_holds_after_its_steps_and_loss_beats_ln_v(key):
+    trainer, records = trained(key)
+    assert len(records) == PRESETS[key].steps
+    assert claim_holds(key, records, trainer)
+    verdict = check(PRESETS[key], records, trainer.weight)
+    assert verdict.holds, verdict.evidence
+    recent = np.mean([r.loss for r in records[-RECENT:]])
+    assert recent < math.log(trainer.cfg.vocab_size)
+    assert verdict.recent_loss == pytest.approx(recent) and verdict.learned
+
+
+@pytest.mark.parametrize(
+    ("key", "other"),
+    [
+        ("sgd_used_rows", {"optimizer": "adam", "lr": 0.05}),
+        ("adam_state", {"optimizer": "sgd", "lr": 0.5}),
+        ("weight_decay", {"optimizer": "adam", "lr": 0.05, "weight_decay": 0.0}),
+        ("sparse_adam", {"optimizer": "adam", "lr": 0.05}),
+        ("tied_head", {"tie_weights": False}),
+        ("padding_idx", {"optimizer": "adam", "lr": 0.05, "tie_weights": True}),
+        ("max_norm", {"max_norm": 100.0}),
+    ],
+)
+def test_check_says_no_on_a_run_that_does_not_show_the_point(key, other):
+    preset = PRESETS[key]
+    trainer = Trainer(preset.config().replace(**other))
+    records = trainer.run(20)
+    assert not claim_holds(key, records, trainer)
+    assert not check(preset, records, trainer.weight).holds
+
+
+def test_check_before_any_step_does_not_claim_anything():
+    verdict = check(PRESETS["sgd_used_rows"], [])
+    assert not verdict.holds and "No step" in verdict.evidence
+
+
+def test_gpt2_table_learns_below_ln_v_within_20_steps():
+    preset = PRESETS["gpt2_table"]
+    cfg = preset.config()
+    assert (cfg.vocab_size, cfg.dim, cfg.init) == (50_257, 768, "small_normal")
+    assert preset.steps <= 20
+    trainer = Trainer(cfg)
+    records = trainer.run(preset.steps)
+    recent = np.mean([r.loss for r in records[-RECENT:]])
+    assert recent < math.log(50_257)
+    verdict = check(preset, records)
+    assert verdict.holds and verdict.learned, verdict.evidence
+
+
+def test_weight_decay_lessons_step_1_moves_gradientless_rows_by_decay_alone():
+    """Independently of the record's split: in step 1, a row with no gradient becomes W * (1 - lr * wd)."""
+    trainer = Trainer(PRESETS["weight_decay"].config())
+    before = trainer.weight.astype(np.float64)
+    rec = trainer.step()
+    after = trainer.weight.astype(np.float64)
+    cfg = trainer.cfg
+    rows = ~rec.grad_mask
+    assert rows.any()
+    assert np.allclose(after[rows], before[rows] * (1 - cfg.lr * cfg.weight_decay), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(after[rows], before[rows], rtol=0, atol=0)
+    assert check(PRESETS["weight_decay"], [rec]).holds
