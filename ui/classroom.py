@@ -23,7 +23,6 @@ from core.presets import PRESETS, check
 from core.quiz import Explanation
 from ui import projector, server, state
 from ui.figures import FONT_SIZE, OKABE_ITO, _style, category_colour
-from ui.params import to_query
 
 # ---------------------------------------------------------------------------------------------- figures
 
@@ -280,11 +279,6 @@ def lesson_link(key: str) -> str | None:
         return None
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode({"lesson": key}), ""))
-
-
-def preset_query(key: str) -> dict[str, str]:
-    """The query parameters of a link that sets up the preset's run."""
-    return to_query(PRESETS[key].config())
 
 
 def _ask_steps(prefix: str, n: int) -> None:

@@ -320,10 +320,6 @@ def admit_extra(name: str, nbytes: int) -> None:
     registry().admit(key, int(nbytes), _current_token(), rss=rss_bytes())
 
 
-def release_extra(name: str) -> None:
-    registry().release(f"{current_session_id()}{EXTRA}{name}")
-
-
 # --------------------------------------------------------------------------------------------- fair work slot
 
 
