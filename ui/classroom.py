@@ -38,6 +38,9 @@ def _member_line(i: int) -> dict:
     return {"color": _member_colour(i), "width": 2.5, "dash": DASHES[i % len(DASHES)]}
 
 
+LEGEND_BELOW = {"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"}  # one entry per optimizer, under the chart
+
+
 def compare_loss(labels: Sequence[str], series: Sequence[Series], blind_guess: float) -> go.Figure:
     """Each member's loss per step on one chart, with ln V (a blind guess) dashed."""
     fig = go.Figure()
@@ -50,7 +53,7 @@ def compare_loss(labels: Sequence[str], series: Sequence[Series], blind_guess: f
         height=360,
         xaxis_title="step",
         yaxis_title="loss",
-        legend={"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"},
+        legend=LEGEND_BELOW,
     )
 
 
@@ -79,30 +82,23 @@ def compare_counts(labels: Sequence[str], series: Sequence[Series]) -> go.Figure
         height=380,
         xaxis_title="step",
         yaxis_title="rows",
-        legend={"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"},
+        legend=LEGEND_BELOW,
         half=True,
     )
 
 
 def compare_moved_without_grad(labels: Sequence[str], series: Sequence[Series]) -> go.Figure:
+    """Per step and member: how many rows moved although they got no gradient."""
     fig = go.Figure()
     for i, (label, s) in enumerate(zip(labels, series, strict=True)):
-        fig.add_trace(
-            go.Scatter(
-                x=s.steps,
-                y=s.moved_without_grad,
-                mode="lines",
-                name=label,
-                line=_member_line(i),
-            )
-        )
+        fig.add_trace(go.Scatter(x=s.steps, y=s.moved_without_grad, mode="lines", name=label, line=_member_line(i)))
     return _style(
         fig,
         "Rows that moved without a gradient",
         height=360,
         xaxis_title="step",
         yaxis_title="rows",
-        legend={"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"},
+        legend=LEGEND_BELOW,
         half=True,
     )
 
@@ -136,7 +132,7 @@ def compare_row_trajectory(
         height=360,
         xaxis_title="step",
         yaxis_title="update norm",
-        legend={"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"},
+        legend=LEGEND_BELOW,
     )
 
 
