@@ -1,31 +1,29 @@
-"""Embedding Explorer's engine: everything the pages show is computed here, without Streamlit."""
+"""Embedding Explorer's engine: everything the pages show is computed here, without Streamlit.
 
-from core.budget import RunBytes, return_freed_memory, run_bytes
-from core.config import INITS, TrainConfig
-from core.errors import ConfigError, TrainingDiverged
-from core.metrics import knn_category_purity, nearest_neighbours
-from core.optim import OPTIMIZERS, optimizer_defaults
-from core.projection import ProjectionError, Projector, project, umap_is_warm, warm_up_umap
-from core.trainer import History, StepRecord, Trainer
+The names below are loaded on first use (PEP 562), so `import core.optimizers` or `import core.limits` does not
+load torch, numpy or UMAP.
+"""
 
-__all__ = [
-    "INITS",
-    "OPTIMIZERS",
-    "ProjectionError",
-    "Projector",
-    "ConfigError",
-    "RunBytes",
-    "History",
-    "StepRecord",
-    "TrainConfig",
-    "Trainer",
-    "TrainingDiverged",
-    "knn_category_purity",
-    "nearest_neighbours",
-    "optimizer_defaults",
-    "project",
-    "return_freed_memory",
-    "run_bytes",
-    "umap_is_warm",
-    "warm_up_umap",
-]
+import importlib
+
+_EXPORTS = {
+    "core.errors": ("ConfigError", "TrainingDiverged"),
+    "core.optimizers": ("OPTIMIZERS", "optimizer_defaults"),
+    "core.budget": ("RunBytes", "return_freed_memory", "run_bytes"),
+    "core.config": ("INITS", "TrainConfig"),
+    "core.records": ("History", "StepRecord"),
+    "core.trainer": ("Trainer",),
+    "core.metrics": ("knn_category_purity", "nearest_neighbours"),
+    "core.layouts": ("LayoutCache", "LayoutError", "project", "umap_is_warm", "warm_up_umap"),
+}
+_HOMES = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    """Import the module a public name lives in, the first time the name is asked for."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value

@@ -5,7 +5,7 @@
 - `tables`: weights, gradients and optimizer state of the embedding and of an untied head (float32);
 - `optimizer_temps`: what torch's optimizer step allocates while it runs (e.g. Adam's denominator);
 - `step_buffers`: the trainer's kept (V, D) buffers (the table before the step, its change) and (V,) records;
-- `shadows`: the zero-gradient copies that measure what optimizer state and weight decay did (core.trainer);
+- `shadows`: the zero-gradient copies that measure what optimizer state and weight decay did (core.move_split);
 - `batch_by_vocab`: the (B, V) logits, their log-softmax and their gradients: the part that grows with B x V;
 - `activations`: (B, D) looked-up rows, their gradients, the batch's ids;
 - `history`, `snapshots`: the budgets of the kept StepRecords and weight frames (they scale with the table);
@@ -22,27 +22,44 @@ import ctypes
 import ctypes.util
 import sys
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from core.optim import state_slots
-
-if TYPE_CHECKING:
-    from core.config import TrainConfig
+from core.limits import (
+    HISTORY_MAX_BYTES,
+    HISTORY_MAX_RECORDS,
+    LAYOUT_CACHE_BYTES,
+    MAX_FRAMES,
+    MAX_PAIRS,
+    MIN_FRAMES,
+    SNAPSHOT_MAX_BYTES,
+    SPLIT_CHUNK,
+    UMAP_MAX_ROWS,
+    toy_corpus_tokens,
+)
+from core.optimizers import state_slots
 
 FLOAT = 4  # float32
 INDEX = 8  # int64
-HISTORY_MAX_BYTES = 16 * 1024**2  # the kept StepRecords of one run, at most
-HISTORY_MAX_RECORDS = 1_000  # a small table keeps this many steps (60 x 16: about 8 MB)
-SNAPSHOT_MAX_BYTES = 24 * 1024**2  # weight frames of one run, unless two frames need more
-MAX_FRAMES = 64
-MIN_FRAMES = 2  # step 0 and one more
 RECORD_OVERHEAD = 7_000  # a StepRecord's Python objects (dataclass, array headers, allocator), measured
 FRAME_OVERHEAD = 200
-SPLIT_CHUNK = 2**18  # values per float64 chunk of the exact split of a row's move (core.trainer)
-MAX_PAIRS = 4_000_000  # core.corpus.MAX_PAIRS
-CORPUS_MIN_TOKENS = 20_000  # core.corpus's toy corpus: clip(40 V, 20,000, MAX_PAIRS / (2 window)) tokens
-PROJECTION_MAX_ROWS = 10_000  # core.projection.UMAP_MAX_ROWS: layouts are of at most this many rows
-PROJECTION_CACHE_BYTES = 64 * 2**20  # core.projection.Projector's default cache bound
+
+
+class RunSettings(Protocol):
+    """The settings a run's bytes depend on: a TrainConfig, read by duck typing (config imports this module)."""
+
+    vocab_size: int
+    dim: int
+    batch_size: int
+    optimizer: str
+    momentum: float
+    weight_decay: float
+    max_norm: float | None
+    tie_weights: bool
+    window: int
+    corpus_text: str | None
+
+    @property
+    def sparse_grad(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -73,33 +90,33 @@ class RunBytes:
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}
 
 
-def record_bytes(cfg: TrainConfig) -> int:
+def record_bytes(cfg: RunSettings) -> int:
     """Bytes of one StepRecord: (V,) arrays, (B,) ids and the (B, D) contributions, plus its objects."""
     per_row = FLOAT * 11 + 1 * 2 + 4  # 11 float32 arrays (4 of them the move's split), 2 masks, int32 counts
     per_position = INDEX * 2 + FLOAT * cfg.dim  # input and target ids, output_grad
     return cfg.vocab_size * per_row + cfg.batch_size * per_position + RECORD_OVERHEAD
 
 
-def history_bytes(cfg: TrainConfig) -> int:
+def history_bytes(cfg: RunSettings) -> int:
     """The history budget: HISTORY_MAX_RECORDS records, at most HISTORY_MAX_BYTES, at least two records."""
     one = record_bytes(cfg)
     return max(2 * one, min(HISTORY_MAX_RECORDS * one, HISTORY_MAX_BYTES))
 
 
-def frame_bytes(cfg: TrainConfig) -> int:
+def frame_bytes(cfg: RunSettings) -> int:
     return cfg.vocab_size * cfg.dim * FLOAT
 
 
-def snapshot_bytes(cfg: TrainConfig) -> int:
+def snapshot_bytes(cfg: RunSettings) -> int:
     """The snapshot budget: as many frames as fit in SNAPSHOT_MAX_BYTES, between MIN_FRAMES and MAX_FRAMES."""
     frame = frame_bytes(cfg)
     frames = max(MIN_FRAMES, min(MAX_FRAMES, SNAPSHOT_MAX_BYTES // frame))
     return frames * frame
 
 
-def _corpus_bytes(cfg: TrainConfig) -> int:
+def _corpus_bytes(cfg: RunSettings) -> int:
     if cfg.corpus_text is None:
-        n_tokens = min(max(40 * cfg.vocab_size, CORPUS_MIN_TOKENS), MAX_PAIRS // (2 * cfg.window))
+        n_tokens = toy_corpus_tokens(cfg.vocab_size, cfg.window)
         held = n_tokens * INDEX * 2  # tokens and sentence ids while it is built
     else:
         n_tokens = len(cfg.corpus_text) // 4 + 1  # at most one word per 4 characters, on average
@@ -111,7 +128,7 @@ def _corpus_bytes(cfg: TrainConfig) -> int:
     return held + pairs
 
 
-def run_bytes(cfg: TrainConfig) -> RunBytes:
+def run_bytes(cfg: RunSettings) -> RunBytes:
     """Every byte `Trainer(cfg)` holds or allocates at its peak, and what the pages derive from it."""
     v, d, b = cfg.vocab_size, cfg.dim, cfg.batch_size
     frame = frame_bytes(cfg)
@@ -134,9 +151,9 @@ def run_bytes(cfg: TrainConfig) -> RunBytes:
     batch_by_vocab = 3 * b * v * FLOAT  # log-softmax (kept for backward) and the gradients of it and the logits
     activations = 4 * b * d * FLOAT + 4 * b * INDEX
     snapshots = snapshot_bytes(cfg) + frame + (MAX_FRAMES + 1) * FRAME_OVERHEAD  # + the copy being added
-    layout_rows = min(v, PROJECTION_MAX_ROWS)
+    layout_rows = min(v, UMAP_MAX_ROWS)
     caches = (
-        min(PROJECTION_CACHE_BYTES, MAX_FRAMES * layout_rows * 2 * 8)  # projected layouts
+        min(LAYOUT_CACHE_BYTES, MAX_FRAMES * layout_rows * 2 * 8)  # projected layouts
         + 2 * frame  # a page's float64 copy of one frame
         + 2 * b * min(v, b) * FLOAT  # the Lookup page's one-hot rows over the looked-up rows, and gradients
     )

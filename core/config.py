@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
+from core.budget import run_bytes
+from core.corpus import count_words
 from core.errors import ConfigError
-from core.optim import OPTIMIZERS, optimizer_defaults
+from core.limits import MAX_BATCH, MAX_CORPUS_CHARS, MAX_DIM, MAX_LR, MAX_VOCAB, MAX_WINDOW, MEMORY_BUDGET_BYTES
+from core.optimizers import OPTIMIZERS, optimizer_defaults
 
 INITS = {
     "normal": "N(0, 1), PyTorch's default for nn.Embedding",
@@ -16,14 +19,6 @@ INITS = {
     "zeros": "all zeros: every row starts equal",
 }
 
-MAX_VOCAB = 200_000
-MAX_DIM = 16_384
-MAX_BATCH = 65_536
-MAX_WINDOW = 20
-MAX_LR = 100.0  # beyond this a step overflows float32 before the loss can warn (see TrainingDiverged)
-MEMORY_BUDGET_BYTES = 3 * 1024**3  # everything one run holds and allocates (core.budget.run_bytes)
-MAX_CORPUS_CHARS = 5_000_000
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -32,7 +27,7 @@ class TrainConfig:
     vocab_size: int = 60
     dim: int = 16
     optimizer: str = "adam"
-    lr: float | None = None  # None: the optimizer's default (core.optim.optimizer_defaults)
+    lr: float | None = None  # None: the optimizer's default (core.optimizers.optimizer_defaults)
     momentum: float = 0.0
     nesterov: bool = False
     beta1: float = 0.9
@@ -63,21 +58,13 @@ class TrainConfig:
         return self.sparse or self.optimizer == "sparse_adam"
 
     def replace(self, **changes) -> TrainConfig:
-        """A copy with some fields changed (validated like any other).
-
-        The copy keeps this config's resolved lr and weight_decay unless `changes` names them: pass
-        `lr=None, weight_decay=None` with a new optimizer to get that optimizer's defaults.
-        """
+        """A copy with some fields changed (validated like any other). It keeps this config's resolved lr and
+        weight_decay unless `changes` names them: pass `lr=None, weight_decay=None` for a new optimizer's defaults."""
         return TrainConfig(**{**asdict(self), **changes})
 
     def memory_bytes(self) -> int:
         """Bytes this run holds and allocates at its peak: core.budget.run_bytes(self).total."""
-        from core.budget import run_bytes  # budget imports this module
-
         return run_bytes(self).total
-
-
-FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
 
 
 def _is_int(value) -> bool:
@@ -120,8 +107,7 @@ def _check_optimizer(cfg: TrainConfig) -> None:
             raise ConfigError(name, f"Adam's {name} must be in [0, 1); you asked for {value!r}.")
     if not _is_number(cfg.weight_decay) or not math.isfinite(cfg.weight_decay) or cfg.weight_decay < 0:
         raise ConfigError(
-            "weight_decay",
-            f"Weight decay must be 0 or a positive number; you asked for {cfg.weight_decay!r}.",
+            "weight_decay", f"Weight decay must be 0 or a positive number; you asked for {cfg.weight_decay!r}."
         )
     if cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum == 0):
         raise ConfigError("nesterov", "Nesterov momentum needs the SGD optimizer and a momentum above 0.")
@@ -143,8 +129,7 @@ def _check_embedding(cfg: TrainConfig) -> None:
         not _is_number(cfg.max_norm) or not math.isfinite(cfg.max_norm) or cfg.max_norm <= 0
     ):
         raise ConfigError(
-            "max_norm",
-            f"max_norm must be a positive number, or empty for none; you asked for {cfg.max_norm!r}.",
+            "max_norm", f"max_norm must be a positive number, or empty for none; you asked for {cfg.max_norm!r}."
         )
 
 
@@ -169,8 +154,7 @@ def _check_sparse(cfg: TrainConfig) -> None:
         )
     if cfg.optimizer == "sgd" and cfg.momentum:
         raise ConfigError(
-            "momentum",
-            "SGD with sparse gradients takes no momentum here; set momentum to 0 or turn 'sparse' off.",
+            "momentum", "SGD with sparse gradients takes no momentum here; set momentum to 0 or turn 'sparse' off."
         )
 
 
@@ -185,8 +169,6 @@ def _check_corpus(cfg: TrainConfig) -> None:
             "corpus_text",
             f"Your text has {len(text):,} characters; the limit is {MAX_CORPUS_CHARS:,}. Use a shorter excerpt.",
         )
-    from core.corpus import count_words  # corpus imports config's errors only; local import keeps it light
-
     n_words, n_distinct = count_words(text)
     if n_distinct < 2 or n_words < 2 * cfg.window + 2:
         raise ConfigError(
@@ -197,8 +179,6 @@ def _check_corpus(cfg: TrainConfig) -> None:
 
 
 def _check_memory(cfg: TrainConfig) -> None:
-    from core.budget import run_bytes  # budget imports this module
-
     parts = run_bytes(cfg)
     if parts.total <= MEMORY_BUDGET_BYTES:
         return

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from core.errors import ConfigError
+from core.limits import MAX_PAIRS, MAX_VOCAB, toy_corpus_tokens
 
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "animals": ("cat", "dog", "horse", "cow", "sheep", "goat", "pig", "mouse", "lion", "tiger", "bear",
@@ -40,7 +41,6 @@ PAD, UNK = "<pad>", "<unk>"
 ZIPF_EXPONENT = 1.0
 FUNCTION_WORD_SHARE = 0.25
 SENTENCE_LENGTHS = (5, 10)  # content + function words per sentence, inclusive range
-MAX_PAIRS = 4_000_000  # bounds the pair arrays (2 x int64) at 64 MB
 WORD_RE = re.compile(r"\w+(?:'\w+)*|[.!?\n]")  # words, and the marks that end a sentence
 
 
@@ -71,9 +71,6 @@ def build_corpus(
     return _toy_corpus(vocab_size, seed, window, padding_idx)
 
 
-# ---------------------------------------------------------------- the toy language
-
-
 def _toy_vocab(vocab_size: int, padding_idx: int | None) -> tuple[list[str], np.ndarray, list[str]]:
     """Function words, then categories dealt round-robin: real words first, then generated names."""
     n_special = 1 if padding_idx is not None else 0
@@ -102,7 +99,7 @@ def _zipf_draw(rng: np.random.Generator, n_choices: int, size: int) -> np.ndarra
 def _toy_corpus(vocab_size: int, seed: int, window: int, padding_idx: int | None) -> Corpus:
     vocab, categories, names = _toy_vocab(vocab_size, padding_idx)
     rng = np.random.default_rng([seed, 0xC0])  # its own stream: batches draw from another
-    n_tokens = int(np.clip(40 * vocab_size, 20_000, MAX_PAIRS // (2 * window)))
+    n_tokens = toy_corpus_tokens(vocab_size, window)
     lengths = rng.integers(SENTENCE_LENGTHS[0], SENTENCE_LENGTHS[1] + 1, size=n_tokens // 7 + 1)
     topics = rng.integers(0, len(names), size=len(lengths))
     token_topic = np.repeat(topics, lengths)  # (N,)
@@ -116,11 +113,7 @@ def _toy_corpus(vocab_size: int, seed: int, window: int, padding_idx: int | None
         at = np.flatnonzero(rng.random(len(tokens)) < FUNCTION_WORD_SHARE)
         tokens[at] = function_rows[_zipf_draw(rng, len(function_rows), len(at))]
     sentence_ids = np.repeat(np.arange(len(lengths)), lengths)
-    tokens, sentence_ids = _pad_sentences(tokens, sentence_ids, padding_idx)
     return _finish(vocab, categories, names, tokens, sentence_ids, window, padding_idx)
-
-
-# ---------------------------------------------------------------- the user's text
 
 
 @lru_cache(maxsize=8)
@@ -157,8 +150,6 @@ class Coverage:
 
 def text_coverage(text: str, vocab_size: int, padding_idx: int | None = None) -> Coverage:
     """Coverage of `text` by a V-row vocabulary: the V - n_special most frequent words get rows, the rest <unk>."""
-    from core.config import MAX_VOCAB  # config imports this module lazily; import it lazily back
-
     words, _ = _tokenize(text)
     counts = sorted(Counter(words).values(), reverse=True)  # frequent first, as _text_corpus ranks them
     n_special = 2 if padding_idx is not None else 1
@@ -187,12 +178,9 @@ def _text_corpus(text: str, vocab_size: int, window: int, padding_idx: int | Non
     unk = index[UNK]
     tokens = np.fromiter((index.get(w, unk) for w in words), dtype=np.int64, count=len(words))
     sentence_ids = np.asarray(sentence_of, dtype=np.int64)
-    tokens, sentence_ids = _pad_sentences(tokens, sentence_ids, padding_idx)
     categories = np.full(vocab_size, -1, dtype=np.int64)
     return _finish(vocab, categories, [], tokens, sentence_ids, window, padding_idx)
 
-
-# ---------------------------------------------------------------- bytes of an uploaded file -> text
 
 _BOMS = (  # longest first: UTF-32-LE's BOM starts with UTF-16-LE's
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -224,9 +212,8 @@ def _guess_utf16(data: bytes) -> str | None:
 
 
 def decode_text(data: bytes) -> str:
-    """An uploaded file's text: decoded by its byte-order mark (UTF-8/16/32), else as UTF-8 (Windows-1252 or
-    Latin-1 when it is not valid UTF-8). Raises ConfigError("corpus_text") for a binary file or a text that is
-    mostly not words."""
+    """An uploaded file's text, decoded by its byte-order mark, else as UTF-8 (then Windows-1252, Latin-1); raises
+    ConfigError("corpus_text") for a binary file or a text that is mostly not words."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
@@ -249,7 +236,9 @@ def decode_text(data: bytes) -> str:
                 continue
         else:
             raise ConfigError("corpus_text", BINARY_MESSAGE)
-    check_text(text)
+    problem = text_problem(text)
+    if problem is not None:
+        raise ConfigError("corpus_text", problem)
     return text
 
 
@@ -273,31 +262,6 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def check_text(text: str) -> None:
-    """Raise ConfigError("corpus_text") when `text` cannot be a training corpus (see text_problem)."""
-    problem = text_problem(text)
-    if problem is not None:
-        raise ConfigError("corpus_text", problem)
-
-
-# ---------------------------------------------------------------- shared
-
-
-def _pad_sentences(
-    tokens: np.ndarray, sentence_ids: np.ndarray, padding_idx: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """With a padding row, pad each sentence to a multiple of 4 tokens, as fixed-length batches would."""
-    if padding_idx is None or len(tokens) == 0:
-        return tokens, sentence_ids
-    ends = np.flatnonzero(np.diff(sentence_ids, append=sentence_ids[-1] + 1)) + 1  # one past each sentence
-    lengths = np.diff(ends, prepend=0)
-    n_pad = -lengths % 4
-    insert_at = np.repeat(ends, n_pad)
-    tokens = np.insert(tokens, insert_at, padding_idx)
-    sentence_ids = np.insert(sentence_ids, insert_at, np.repeat(sentence_ids[ends - 1], n_pad))
-    return tokens, sentence_ids
-
-
 def _finish(
     vocab: list[str],
     categories: np.ndarray,
@@ -307,10 +271,15 @@ def _finish(
     window: int,
     padding_idx: int | None,
 ) -> Corpus:
-    """Pairs of tokens at most `window` apart within a sentence, both directions.
-
-    Padding is looked up (so the padding row is seen getting no gradient) but never a target to predict.
-    """
+    """Pairs of tokens at most `window` apart within a sentence, both directions. With a padding row, each sentence
+    is first padded to a multiple of 4 tokens, as fixed-length batches would be: padding is looked up (so the
+    padding row is seen getting no gradient) but never a target to predict."""
+    if padding_idx is not None and len(tokens):
+        ends = np.flatnonzero(np.diff(sentence_ids, append=sentence_ids[-1] + 1)) + 1  # one past each sentence
+        n_pad = -np.diff(ends, prepend=0) % 4
+        insert_at = np.repeat(ends, n_pad)
+        tokens = np.insert(tokens, insert_at, padding_idx)
+        sentence_ids = np.insert(sentence_ids, insert_at, np.repeat(sentence_ids[ends - 1], n_pad))
     centres, contexts = [], []
     for offset in range(1, window + 1):
         same = sentence_ids[offset:] == sentence_ids[:-offset]

@@ -1,4 +1,5 @@
-"""The model under the microscope: nn.Embedding -> output head -> softmax over the vocabulary.
+"""The model under the microscope: nn.Embedding -> output head -> softmax over the vocabulary, and the torch
+optimizers that train it (built from core.optimizers' table).
 
 It is word2vec's skip-gram with a full softmax: the centre token's row is looked up and scored against every
 row of the head; the loss asks the head to rank the context token first. With a tied head (as in GPT-2) the
@@ -45,11 +46,7 @@ class SkipGram(nn.Module):
         super().__init__()
         generator = torch.Generator().manual_seed(cfg.seed)
         self.embedding = nn.Embedding(
-            cfg.vocab_size,
-            cfg.dim,
-            padding_idx=cfg.padding_idx,
-            max_norm=cfg.max_norm,
-            sparse=cfg.sparse_grad,
+            cfg.vocab_size, cfg.dim, padding_idx=cfg.padding_idx, max_norm=cfg.max_norm, sparse=cfg.sparse_grad
         )
         init_table(self.embedding.weight, cfg.init, generator)
         if cfg.padding_idx is not None:
@@ -74,3 +71,30 @@ class SkipGram(nn.Module):
 def skipgram_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of predicting each context token from its centre token."""
     return nn.functional.cross_entropy(logits, targets)
+
+
+def build_optimizers(
+    embedding: nn.Parameter, head: nn.Parameter | None, cfg: TrainConfig
+) -> list[torch.optim.Optimizer]:
+    """The optimizers of a run. SparseAdam takes only the embedding; the head then gets a dense Adam."""
+    if cfg.optimizer == "sparse_adam":
+        optimizers = [torch.optim.SparseAdam([embedding], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))]
+        if head is not None:
+            optimizers.append(_torch_optimizer("adam", [head], cfg))
+        return optimizers
+    return [_torch_optimizer(cfg.optimizer, [embedding] if head is None else [embedding, head], cfg)]
+
+
+def _torch_optimizer(name: str, params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    lr, betas, wd = cfg.lr, (cfg.beta1, cfg.beta2), cfg.weight_decay
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=wd)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=wd)
+    raise ValueError(f"unknown optimizer {name!r}")  # TrainConfig validates this first

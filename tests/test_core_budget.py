@@ -10,7 +10,7 @@ import torch
 
 from core import TrainConfig, Trainer
 from core.budget import RECORD_OVERHEAD, run_bytes
-from core.config import MEMORY_BUDGET_BYTES
+from core.limits import MEMORY_BUDGET_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,13 +2,16 @@
 
 import inspect
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from core import OPTIMIZERS, ConfigError, TrainConfig
-from core.config import MEMORY_BUDGET_BYTES
-from core.optim import optimizer_defaults
+from core.limits import MEMORY_BUDGET_BYTES
+from core.optimizers import optimizer_defaults
 
 BAD = [
     ("vocab_size", dict(vocab_size=1), "between 2"),
@@ -133,3 +136,10 @@ def test_a_batch_by_vocabulary_too_big_for_the_budget_is_refused_naming_the_batc
     with pytest.raises(ConfigError) as big_table:
         TrainConfig(vocab_size=200_000, dim=2_000, batch_size=64)
     assert big_table.value.field == "vocab_size"
+
+
+def test_the_optimizer_table_the_limits_and_the_config_import_without_torch():
+    code = (
+        "import sys, core.optimizers, core.limits, core.config; assert 'torch' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1], timeout=60)

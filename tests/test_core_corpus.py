@@ -18,6 +18,7 @@ from core.corpus import (
     text_coverage,
     text_problem,
 )
+from core.limits import MAX_VOCAB
 
 
 def test_toy_language_has_named_categories_with_real_words_then_generated_names():
@@ -178,8 +179,6 @@ def test_text_coverage_matches_the_corpus_and_a_count_by_hand(vocab_size, paddin
 
 
 def test_text_coverage_caps_its_suggestion_at_the_largest_vocabulary():
-    from core.config import MAX_VOCAB
-
     text = " ".join(f"w{i}" for i in range(MAX_VOCAB + 10))
     assert text_coverage(text, 60).suggested_vocab_size == MAX_VOCAB
     assert text_coverage("", 60).n_tokens == 0 and text_coverage("", 60).unk_share == 0

@@ -242,7 +242,7 @@ def test_every_init_and_the_smallest_vocabulary_train(settings):
 
 
 def _plain_optimizer(cfg: TrainConfig, params: list, weight_decay: float) -> torch.optim.Optimizer:
-    """The optimizer a plain torch loop would build (not core.optim's registry)."""
+    """The optimizer a plain torch loop would build (not core.model's build_optimizers)."""
     lr, betas = cfg.lr, (cfg.beta1, cfg.beta2)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=weight_decay)
