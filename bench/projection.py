@@ -5,15 +5,15 @@ Run from the project root: `.venv/bin/python bench/projection.py` (a few minutes
 Data: a slow random walk, D = 32: frame 0 is N(0, 1) (PyTorch's default init), each later frame adds
 N(0, 0.01^2) to every entry, so rows move ~1% of the cloud's spread per frame ("input" jitter below is
 that floor). Jitter = mean displacement between consecutive layouts / mean distance to the centroid.
-cold: a fresh Python process running Projector("umap").layouts(frames), `import umap` and numba JIT
+cold: a fresh Python process running LayoutCache("umap").layouts(frames), `import umap` and numba JIT
 included (one run each). warm: the same in this process after warm_up_umap(), median of `reps` runs
-with a fresh Projector each time. 50,257 rows: 2 frames, and UMAP lays out its 10,000-row sample.
+with a fresh LayoutCache each time. 50,257 rows: 2 frames, and UMAP lays out its 10,000-row sample.
 
 Real training frames (second table): a Trainer run of 200 steps at 60 x 16 (Adam, lr 0.05 as the app's default
 and lr 0.005, where rows barely move), frames from trainer.frames() (one every 4 steps). Per frame pair: "rows"
 is the rows' own relative move (mean |W_i(t+1) - W_i(t)| / mean distance of W(t)'s rows to their centroid;
 |dW|/|W| is printed beside it), "screen" the points' move measured the same way after each layout is centred
-and scaled as the page draws it. UMAP is shown with the per-point cap of core.projection.limit_moves and without
+and scaled as the page draws it. UMAP is shown with the per-point cap of core.layouts.limit_moves and without
 it (UMAP_MAX_MOVE = inf, how it was before). Target: screen <= 0.05 where rows < 0.01.
 """
 
@@ -28,9 +28,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import core.projection as projection  # noqa: E402
+import core.layouts as core_layouts  # noqa: E402
 from core import TrainConfig, Trainer  # noqa: E402
-from core.projection import UMAP_MAX_ROWS, Projector, jitter, warm_up_umap  # noqa: E402
+from core.layouts import LayoutCache, jitter, warm_up_umap  # noqa: E402
+from core.limits import UMAP_MAX_ROWS  # noqa: E402
 
 DIM = 32
 CASES = [(60, 10, 3), (1_000, 10, 3), (5_000, 10, 1), (50_257, 2, 1)]  # (V, frames, warm repetitions)
@@ -51,17 +52,17 @@ COLD = """
 import sys, time
 sys.path.insert(0, {root!r})
 from bench.projection import random_walk
-from core.projection import Projector
+from core.layouts import LayoutCache
 frames = random_walk({v}, {f})
 t = time.perf_counter()
-Projector("umap").layouts(frames)
+LayoutCache("umap").layouts(frames)
 print(time.perf_counter() - t)
 """
 
 WARM_UP = """
 import sys
 sys.path.insert(0, {root!r})
-from core.projection import warm_up_umap
+from core.layouts import warm_up_umap
 print(warm_up_umap())
 """
 
@@ -75,7 +76,7 @@ def timed(method: str, frames: list[np.ndarray], reps: int) -> tuple[float, np.n
     times, layouts = [], None
     for _ in range(reps):
         start = time.perf_counter()
-        layouts = Projector(method).layouts(frames)
+        layouts = LayoutCache(method).layouts(frames)
         times.append(time.perf_counter() - start)
     return statistics.median(times), layouts
 
@@ -112,11 +113,11 @@ def real_frames_table() -> None:
         slow, late = rows < 0.01, slice(len(rows) // 2, None)
         cells = []
         for method, cap in (("umap", float("inf")), ("umap", 1.0), ("pca", 1.0)):
-            projection.UMAP_MAX_MOVE = cap
-            screen = moves(list(Projector(method).layouts(frames)), as_shown=True)
+            core_layouts.UMAP_MAX_MOVE = cap
+            screen = moves(list(LayoutCache(method).layouts(frames)), as_shown=True)
             at_slow = f"{screen[slow].max():.3f}" if slow.any() else "  -  "
             cells.append(f"{at_slow} / {screen[late].max():.3f} / {(screen / rows)[late].max():.1f}x")
-        projection.UMAP_MAX_MOVE = 1.0
+        core_layouts.UMAP_MAX_MOVE = 1.0
         print(
             f"{'adam lr ' + str(lr):>22} {len(rows):>5} {rows.min():>6.3f}-{rows.max():.3f} "
             f"{rel.min():>6.3f}-{rel.max():.3f} {int(slow.sum()):>10} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}",

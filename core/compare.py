@@ -13,10 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.config import MEMORY_BUDGET_BYTES, TrainConfig
+from core.config import TrainConfig
 from core.errors import ConfigError, TrainingDiverged
-from core.optim import OPTIMIZERS, optimizer_defaults
-from core.trainer import StepRecord, Trainer
+from core.layouts import LayoutCache
+from core.limits import MEMORY_BUDGET_BYTES
+from core.optimizers import optimizer_defaults
+from core.records import StepRecord
+from core.rows import frame_before, sample_rows
+from core.trainer import Trainer
 
 SHARED_FIELDS = ("vocab_size", "dim", "seed", "batch_size", "window", "init", "padding_idx", "corpus_text")
 MIN_MEMBERS, MAX_MEMBERS = 2, 4
@@ -28,24 +32,8 @@ def member_config(base: TrainConfig, optimizer: str, **options) -> TrainConfig:
     return base.replace(**{"optimizer": optimizer, "sparse": False, **defaults, **options})
 
 
-def member_label(cfg: TrainConfig) -> str:
-    """A short name for a member: the optimizer and the settings that set it apart."""
-    parts = [f"{OPTIMIZERS[cfg.optimizer].label} lr {cfg.lr:g}"]
-    if cfg.momentum:
-        parts.append(f"momentum {cfg.momentum:g}")
-    if OPTIMIZERS[cfg.optimizer].uses_betas and cfg.beta1 != optimizer_defaults(cfg.optimizer)["beta1"]:
-        parts.append(f"beta1 {cfg.beta1:g}")
-    if cfg.weight_decay:
-        parts.append(f"wd {cfg.weight_decay:g}")
-    if cfg.tie_weights:
-        parts.append("tied")
-    if cfg.max_norm is not None:
-        parts.append(f"max_norm {cfg.max_norm:g}")
-    return ", ".join(parts)
-
-
 class Comparison:
-    """Several Trainers on the same batches. `step()` steps every member once; records stay per member."""
+    """Several Trainers on the same batches: `step()` steps every member once; records stay per member."""
 
     def __init__(self, configs: Sequence[TrainConfig]):
         configs = list(configs)
@@ -65,10 +53,10 @@ class Comparison:
                 "Compare fewer optimizers or choose a smaller table.",
             )
         self.configs = configs
-        self.labels = _unique([member_label(c) for c in configs])
         self.members = [Trainer(c) for c in configs]
         for member in self.members[1:]:
             member.corpus = self.members[0].corpus  # one corpus: built from the same shared settings
+        self.layouts = LayoutCache("pca", 2, configs[0].seed)  # each member's PCA at a step, cached by content
         self.diverged: dict[int, str] = {}  # member index -> message; a diverged member stops, the others go on
         self.step_count = 0
 
@@ -94,6 +82,30 @@ class Comparison:
         for _ in range(n_steps):
             self.step()
 
+    def series(self) -> list[Series]:
+        """Each member's kept history as per-step counts."""
+        return [series(list(m.history)) for m in self.members]
+
+    def frequent_rows(self, n: int = 200) -> list[int]:
+        """The `n` rows of the most frequent tokens in the shared corpus, most frequent first."""
+        return [int(r) for r in np.argsort(-self.members[0].corpus.token_freq, kind="stable")[:n]]
+
+    def trajectories(self, row: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Each member's row_trajectory of `row`."""
+        return [row_trajectory(list(m.history), row) for m in self.members]
+
+    def frame_steps(self) -> list[int]:
+        """The steps every member kept a frame of."""
+        return sorted(set.intersection(*(set(s for s, _ in m.frames()) for m in self.members)))
+
+    def pca(self, step: int, max_points: int) -> PCAPanels:
+        """Each member's table at `step` (the kept frame at or before it) laid out by PCA on the same rows."""
+        frames = [frame_before(m.frames(), step)[1] for m in self.members]
+        rows = sample_rows(frames[0].shape[0], max_points)
+        coords = [self.layouts.layouts([w[rows]])[0] for w in frames]  # one layout each: no alignment across
+        lengths = [float(np.linalg.norm(w, axis=1).mean()) for w in frames]
+        return PCAPanels(step, rows, coords, lengths)
+
     def grad_masks_agree(self) -> tuple[int, int]:
         """(steps in which every member's gradient reached the same rows, steps kept by every member)."""
         histories = [m.history for m in self.members]
@@ -102,15 +114,6 @@ class Comparison:
             all(np.array_equal(h.at(s).grad_mask, histories[0].at(s).grad_mask) for h in histories[1:]) for s in common
         )
         return agree, len(common)
-
-
-def _unique(labels: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
-    return out
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,16 @@ def series(records: Sequence[StepRecord]) -> Series:
         moved_rows=np.array([int(r.updated_mask.sum()) for r in records], dtype=np.int64),
         moved_without_grad=np.array([int((r.updated_mask & ~r.grad_mask).sum()) for r in records], dtype=np.int64),
     )
+
+
+@dataclass(frozen=True)
+class PCAPanels:
+    """Each member's PCA layout of the same rows at one step, and each table's mean row length."""
+
+    step: int
+    rows: np.ndarray  # (n,) the rows laid out
+    coords: list[np.ndarray]  # per member, (n, 2)
+    lengths: list[float]  # per member: the mean row length of the whole table
 
 
 def row_trajectory(records: Sequence[StepRecord], row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

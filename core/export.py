@@ -1,14 +1,10 @@
 """Export a run (its table at a kept step, its history) and import someone else's embedding matrix to explore.
 
-Export formats: `.npy`; `.csv` (a token column, then one column per dimension); the TensorFlow Embedding
-Projector's pair (vectors.tsv without a header, metadata.tsv with a `word	category` header line, as its Load
-dialog expects when there are two columns); word2vec text; and the history as `.npz` (each kept StepRecord's
-arrays stacked by step).
-
-Import reads `.npy` (allow_pickle=False; shape and dtype checked from the header before the data is read),
-word2vec/GloVe text (an optional "V D" header line), the Projector's vectors.tsv, our own .csv, and an optional
-metadata .tsv. Nothing is ever unpickled and nothing goes through torch.load. Every file that does not parse
-raises ImportFileError with a message that says what is wrong and where.
+Export: .npy, .csv, the TensorFlow Embedding Projector's vectors.tsv and metadata.tsv, word2vec text, and the
+history as .npz. Import: .npy, word2vec/GloVe text, the Projector's vectors.tsv, our .csv, and an optional metadata
+.tsv. Nothing is ever unpickled and nothing goes through torch.load; a file that does not parse raises
+ImportFileError saying what is wrong and where. An imported table is explored by its nearest neighbours
+(core.rows.neighbour_table) and a 2-D layout of a sample of its rows (`layout`).
 """
 
 from __future__ import annotations
@@ -21,12 +17,12 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from core.config import MAX_DIM, MAX_VOCAB
-from core.trainer import StepRecord
+from core.layouts import project
+from core.limits import MAX_DIM, MAX_IMPORT_BYTES, MAX_VOCAB
+from core.records import StepRecord
+from core.rows import sample_rows
 
-MAX_IMPORT_BYTES = 50 * 1024**2  # an uploaded file, and the float32 matrix it becomes (text parses cost more)
 NPY_MAGIC = b"\x93NUMPY"
-TEXT_EXPORT_MAX_VALUES = 5_000_000  # a table's values in a text format (~60 MB of text); beyond it, use .npy
 FLOAT_FORMAT = "%.9g"  # 9 significant digits: every float32 survives the trip through text exactly
 
 
@@ -42,9 +38,6 @@ class Imported:
     labels: list[str]
     categories: np.ndarray  # (V,) int
     category_names: list[str]
-
-
-# ---------------------------------------------------------------------------------------------- export
 
 
 def table_npy(weight: np.ndarray) -> bytes:
@@ -67,13 +60,6 @@ def table_csv(weight: np.ndarray, labels: Sequence[str]) -> str:
     for label, row in zip(labels, weight, strict=True):
         writer.writerow([_clean(label), *(FLOAT_FORMAT % v for v in row)])
     return out.getvalue()
-
-
-def projector_tsv(
-    weight: np.ndarray, labels: Sequence[str], categories: np.ndarray, category_names: Sequence[str]
-) -> tuple[str, str]:
-    """(vectors.tsv, metadata.tsv) for projector.tensorflow.org's Load dialog."""
-    return projector_vectors(weight), projector_metadata(labels, categories, category_names)
 
 
 def projector_vectors(weight: np.ndarray) -> str:
@@ -109,9 +95,6 @@ def history_npz(records: Sequence[StepRecord]) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
-
-
-# ---------------------------------------------------------------------------------------------- import
 
 
 def _check_matrix(weight: np.ndarray, what: str) -> np.ndarray:
@@ -179,16 +162,12 @@ def _floats(fields_: Sequence[str], line_no: int, what: str) -> list[float]:
     try:
         return [float(x) for x in fields_]
     except ValueError:
-        bad = next(x for x in fields_ if not _is_float(x))
-        raise ImportFileError(f"{what}, line {line_no}: {bad[:30]!r} is not a number.") from None
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+        for x in fields_:  # find the first field that is not a number, to name it
+            try:
+                float(x)
+            except ValueError:
+                raise ImportFileError(f"{what}, line {line_no}: {x[:30]!r} is not a number.") from None
+        raise
 
 
 def load_text_vectors(data: bytes) -> tuple[np.ndarray, list[str]]:
@@ -296,3 +275,9 @@ def import_table(filename: str, data: bytes, metadata: bytes | None = None) -> I
     if labels is None:
         labels = [str(i) for i in range(len(weight))]
     return Imported(weight, labels, categories, names)
+
+
+def layout(table: Imported, method: str, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows (n,), their 2-D layout (n, 2)) of at most `max_points` evenly spaced rows, by "pca" or "umap"."""
+    shown = sample_rows(len(table.weight), max_points)
+    return shown, project([table.weight[shown]], method=method, n_components=2, seed=0)[0]

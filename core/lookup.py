@@ -6,31 +6,25 @@ no activation and no bias: it is one linear layer applied to one-hot vectors, do
 of nn.Embedding break the equality, and `compare_lookup` runs the user's own layer to show by how much:
 `max_norm` rescales looked-up rows longer than it (in W itself, in the forward pass), so emb(x) returns other
 rows than one_hot(x) @ W; `padding_idx` makes the lookup's gradient to its row 0, where one_hot(x).T @ dY is not.
-Also here: how the table was initialised, and what a wider table buys on the user's own corpus.
+Also here: how the table was initialised. (What a wider table buys: core.sweep.)
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from core.config import TrainConfig
-from core.metrics import knn_category_purity
+from core.limits import TIMING_MAX_MACS, TIMING_MAX_TOKENS
 
 
 @dataclass(frozen=True)
 class LookupComparison:
-    """The user's own layer `emb(x)` against the plain product `one_hot(x) @ W`, for one batch of ids.
-
-    Both read the same copy of W (the run's table is never touched); the upstream gradient dY is the same.
-    Rows are ids into the full table; the comparison runs on the looked-up rows only (unused rows get no
-    gradient either way and are never read), so a 50,257 x 768 table costs no V x D copy.
-    """
+    """The user's own layer `emb(x)` against the plain product `one_hot(x) @ W`, for one batch of ids, on copies of
+    the looked-up rows only (unused rows get no gradient either way), so a 50,257 x 768 table costs no V x D copy."""
 
     ids: np.ndarray  # (B,)
     lookup_rows: np.ndarray  # (B, D) emb(x) with the layer's options
@@ -52,27 +46,11 @@ class LookupComparison:
     matmul_flops: int  # B x V x D multiply-adds
 
 
-def _layer_like(layer: torch.nn.Embedding, weight: torch.Tensor, padding_idx: int | None) -> torch.nn.Embedding:
-    """A new nn.Embedding with `layer`'s options (max_norm, norm_type, scale_grad_by_freq, sparse) over `weight`."""
-    return torch.nn.Embedding(
-        weight.shape[0],
-        weight.shape[1],
-        padding_idx=padding_idx,
-        max_norm=layer.max_norm,
-        norm_type=layer.norm_type,
-        scale_grad_by_freq=layer.scale_grad_by_freq,
-        sparse=layer.sparse,
-        _weight=weight,  # used as given: the padding row is not zeroed again
-    )
-
-
 def compare_lookup(
     layer: torch.nn.Embedding, ids: np.ndarray, dy: np.ndarray | None = None, seed: int = 0
 ) -> LookupComparison:
     """The user's `layer` (its padding_idx, max_norm, sparse ...) against one_hot(x) @ W on copies of its rows.
-
-    `dy` (B, D) is the upstream gradient (the run's own, where there is one), else a seeded N(0, 1) draw.
-    """
+    `dy` (B, D) is the upstream gradient (the run's own, where there is one), else a seeded N(0, 1) draw."""
     ids = np.asarray(ids, dtype=np.int64)
     vocab_size, dim = layer.weight.shape
     rows, local = np.unique(ids, return_inverse=True)  # (U,), (B,): the looked-up rows, each id's position
@@ -86,7 +64,16 @@ def compare_lookup(
     else:
         dy_t = torch.as_tensor(np.asarray(dy), dtype=torch.float32)
 
-    own = _layer_like(layer, w_rows.clone(), local_pad)
+    own = torch.nn.Embedding(  # `layer`'s options over the copied rows
+        len(rows),
+        dim,
+        padding_idx=local_pad,
+        max_norm=layer.max_norm,
+        norm_type=layer.norm_type,
+        scale_grad_by_freq=layer.scale_grad_by_freq,
+        sparse=layer.sparse,
+        _weight=w_rows.clone(),  # used as given: the padding row is not zeroed again
+    )
     rows_lookup = own(local_t)  # (B, D); max_norm first rescales rows of own.weight in place
     (rows_lookup * dy_t).sum().backward()
     grad = own.weight.grad
@@ -123,10 +110,6 @@ def compare_lookup(
         lookup_flops=0,
         matmul_flops=len(ids) * vocab_size * dim,
     )
-
-
-TIMING_MAX_TOKENS = 64  # the product is timed on at most this many tokens of the batch ...
-TIMING_MAX_MACS = 2**28  # ... and at most this many multiply-adds per product (50,257 x 768: 6 tokens)
 
 
 @dataclass(frozen=True)
@@ -167,10 +150,7 @@ def _fastest(fn, max_runs: int, budget_s: float, min_runs: int = 3) -> tuple[flo
 
 def time_lookup(weight: torch.Tensor, ids: np.ndarray, budget_s: float = 0.3) -> LookupTiming:
     """Time reading rows `ids[:timing_tokens(...)]` of `weight` (V, D) as a lookup and as a one-hot product.
-
-    A plain read without copying W (no max_norm: that would rewrite W in place). About `budget_s` seconds in
-    all at most, plus four products on a big table.
-    """
+    A plain read without copying W (no max_norm: that would rewrite W in place)."""
     w = weight.detach()
     vocab_size, dim = w.shape
     n_tokens = timing_tokens(len(ids), vocab_size, dim)
@@ -212,157 +192,96 @@ def init_stats(weight: np.ndarray, init: str, padding_idx: int | None = None) ->
     )
 
 
-SWEEP_BUDGET_BYTES = 256 * 1024**2  # what one model of a dimension sweep may allocate (one model at a time)
-SWEEP_MAX_LOGITS = 2**20  # batch x vocabulary scores per step: keeps the sweep's 1,800 steps to seconds, not minutes
+SHOWN = 8  # batch positions drawn in the one-hot product
+ONE_HOT_ALL_COLUMNS = 200  # up to this vocabulary the product draws every column; beyond, only the selected ones
+MAX_VALUES = 200_000  # table values sent to the initialisation histogram
+
+
+def run_batch(trainer) -> tuple[np.ndarray, np.ndarray | None]:
+    """(ids (B,), dY (B, D) or None): the last step's batch and its own upstream gradient, else the first batch."""
+    if not len(trainer.history):
+        return trainer.corpus.centres[: trainer.cfg.batch_size], None
+    record = trainer.history[-1]
+    return record.input_ids, record.output_grad
 
 
 @dataclass(frozen=True)
-class DimensionResult:
-    """One point of a dimension sweep: the same run at another width."""
+class LookupRun:
+    """The comparison on the run's own batch, and what the page says about where it came from."""
 
-    dim: int
-    final_loss: float  # mean loss over the last tenth of the steps (nan if it diverged)
-    purity: float  # kNN category purity at the end (nan without categories)
-    table_params: int  # counted on the trained model's table
-    diverged: bool = False
-
-
-def sweep_bytes(cfg: TrainConfig) -> int:
-    """Bytes one sweep model allocates at its peak: core.budget.run_bytes without the parts a sweep keeps none of
-    (history, snapshots, page caches). Falls back to the big parts (tables, B x V logits) without core.budget."""
-    try:
-        from core.budget import run_bytes
-    except ImportError:  # an engine without core.budget: weights, grads, two state slots, logits and their grads
-        tables = (1 if cfg.tie_weights else 2) * cfg.vocab_size * cfg.dim * 4 * 4
-        return tables + 4 * cfg.batch_size * cfg.vocab_size * 4 + 4 * cfg.batch_size * cfg.dim * 4
-    parts = run_bytes(cfg)
-    return parts.total - parts.history - parts.snapshots - parts.caches
+    result: LookupComparison
+    step: int | None  # the step whose batch it is; None: no step yet (the first batch)
+    params: int  # the layer's parameters: V x D, no bias
+    padding_token: str | None
+    tied: bool
 
 
-@dataclass(frozen=True)
-class SweepPlan:
-    """What a dimension sweep will train: the user's configuration, its batch shrunk if needed to fit the budget."""
-
-    cfg: TrainConfig  # the configuration of the sweep's models (dim replaced per model)
-    dims: tuple[int, ...]
-    steps: int
-    asked_batch_size: int
-    peak_bytes: int  # sweep_bytes of the widest model at cfg's batch size
-    asked_bytes: int  # ... at the batch size asked for
-    budget_bytes: int
-    max_logits: int  # batch x vocabulary at most, for time
-    fits: bool  # False: even a batch of 1 exceeds the budget (a table too big to sweep)
-
-    @property
-    def over_memory(self) -> bool:
-        """The batch asked for exceeds the memory budget (else it was shrunk, if at all, for time)."""
-        return self.asked_bytes > self.budget_bytes
-
-    @property
-    def shrunk(self) -> bool:
-        return self.cfg.batch_size != self.asked_batch_size
-
-
-def plan_sweep(
-    cfg: TrainConfig,
-    dims: Sequence[int],
-    steps: int,
-    budget_bytes: int = SWEEP_BUDGET_BYTES,
-    max_logits: int = SWEEP_MAX_LOGITS,
-) -> SweepPlan:
-    """The sweep of `cfg` at `dims`, its batch halved until the widest model fits in `budget_bytes` and a step
-    scores at most `max_logits` (batch x vocabulary) values."""
-    widest = max(dims)
-    asked = sweep_bytes(cfg.replace(dim=widest))
-    batch, peak = cfg.batch_size, asked
-    while (peak > budget_bytes or batch * cfg.vocab_size > max_logits) and batch > 1:
-        batch = max(1, batch // 2)
-        peak = sweep_bytes(cfg.replace(dim=widest, batch_size=batch))
-    return SweepPlan(
-        cfg=cfg.replace(batch_size=batch),
-        dims=tuple(dims),
-        steps=steps,
-        asked_batch_size=cfg.batch_size,
-        peak_bytes=peak,
-        asked_bytes=asked,
-        budget_bytes=budget_bytes,
-        max_logits=max_logits,
-        fits=peak <= budget_bytes,
+def lookup_run(trainer) -> LookupRun:
+    """The run's layer against one_hot(x) @ W on its last batch (copies of the looked-up rows only)."""
+    layer = trainer.model.embedding
+    ids, dy = run_batch(trainer)
+    pad = layer.padding_idx
+    return LookupRun(
+        result=compare_lookup(layer, ids, dy),
+        step=trainer.step_count if dy is not None else None,
+        params=int(sum(p.numel() for p in layer.parameters())),
+        padding_token=None if pad is None else trainer.vocab[pad],
+        tied=trainer.cfg.tie_weights,
     )
 
 
-class DimensionSweep:
-    """A dimension sweep that trains in chunks: `advance(seconds)` trains for about that long and returns, so a
-    page can show progress, stop it, and let other work run between chunks. One model is held at a time."""
+def timing_key(trainer) -> tuple[int, int, int]:
+    """What `time_run`'s result depends on: (V, D, tokens timed)."""
+    vocab_size, dim = trainer.cfg.vocab_size, trainer.cfg.dim
+    return vocab_size, dim, timing_tokens(len(run_batch(trainer)[0]), vocab_size, dim)
 
-    def __init__(self, plan: SweepPlan):
-        self.plan = plan
-        self.results: list[DimensionResult] = []
-        self.stopped = False
-        self._trainer = None
-        self._losses: list[float] = []
 
-    @property
-    def total_steps(self) -> int:
-        return len(self.plan.dims) * self.plan.steps
+def time_run(trainer) -> LookupTiming:
+    """time_lookup on the run's own table and batch."""
+    return time_lookup(trainer.model.embedding.weight, run_batch(trainer)[0])
 
-    @property
-    def done_steps(self) -> int:
-        return len(self.results) * self.plan.steps + len(self._losses)
 
-    @property
-    def done(self) -> bool:
-        return len(self.results) == len(self.plan.dims)
+@dataclass(frozen=True)
+class OneHotRows:
+    """The first positions of the batch as one_hot(x) @ W, with only the columns a 1 falls in for a big V."""
+
+    one_hot: np.ndarray  # (n, C): a single 1 per row
+    weight_rows: np.ndarray  # (C, D): W's rows for those columns, as stored now
+    product: np.ndarray  # (n, D)
+    tokens: list[str]  # "position: token"
+    vocab_size: int
 
     @property
-    def running(self) -> bool:
-        return not self.done and not self.stopped
-
-    def stop(self) -> None:
-        """Stop after the current chunk; the finished widths stay, the model in training is dropped."""
-        self.stopped = True
-        self._trainer, self._losses = None, []
-
-    def resume(self) -> None:
-        self.stopped = False
-
-    def advance(self, seconds: float) -> None:
-        """Train for about `seconds` (at least one step), finishing widths as their steps are done."""
-        from core.errors import TrainingDiverged
-        from core.trainer import Trainer  # the trainer imports this package's siblings; keep import order simple
-
-        start = time.perf_counter()
-        while self.running:
-            if self._trainer is None:
-                dim = self.plan.dims[len(self.results)]
-                self._trainer = Trainer(self.plan.cfg.replace(dim=dim), history_bytes=1, snapshot_bytes=1)
-            try:
-                self._losses.append(self._trainer.step().loss)
-            except TrainingDiverged:
-                self._finish(diverged=True)
-            else:
-                if len(self._losses) == self.plan.steps:
-                    self._finish(diverged=False)
-            if time.perf_counter() - start > seconds:
-                return
-
-    def _finish(self, diverged: bool) -> None:
-        trainer, steps = self._trainer, self.plan.steps
-        tail = self._losses[-max(1, steps // 10) :]
-        self.results.append(
-            DimensionResult(
-                dim=trainer.cfg.dim,
-                final_loss=float("nan") if diverged else float(np.mean(tail)),
-                purity=float("nan") if diverged else knn_category_purity(trainer.weight, trainer.categories),
-                table_params=int(trainer.model.embedding.weight.numel()),
-                diverged=diverged,
-            )
-        )
-        self._trainer, self._losses = None, []
+    def all_columns(self) -> bool:
+        return self.one_hot.shape[1] == self.vocab_size
 
 
-def dimension_sweep(cfg: TrainConfig, dims: list[int], steps: int) -> list[DimensionResult]:
-    """Train the user's configuration at each width for `steps` steps, all at once (see DimensionSweep)."""
-    sweep = DimensionSweep(plan_sweep(cfg, dims, steps))
-    sweep.advance(float("inf"))
-    return sweep.results
+def one_hot_rows(trainer, shown: int = SHOWN) -> OneHotRows:
+    """one_hot(x) @ W for the first `shown` tokens of the run's batch."""
+    ids = run_batch(trainer)[0][:shown]
+    vocab_size = trainer.cfg.vocab_size
+    columns = np.arange(vocab_size) if vocab_size <= ONE_HOT_ALL_COLUMNS else np.unique(ids)
+    one_hot = (ids[:, None] == columns[None, :]).astype(float)  # (n, C)
+    weight_rows = trainer.weight_rows(columns)  # (C, D)
+    tokens = [f"{i}: {trainer.vocab[t]}" for i, t in enumerate(ids)]
+    return OneHotRows(one_hot, weight_rows, one_hot @ weight_rows, tokens, vocab_size)
+
+
+@dataclass(frozen=True)
+class InitView:
+    """The table's first kept frame, measured."""
+
+    step: int
+    values: np.ndarray  # at most MAX_VALUES of its values, evenly spaced, for a histogram
+    stats: InitStats
+    padding_idx: int | None
+    padding_zero: bool  # the padding row starts at zero (False without padding_idx)
+
+
+def init_view(trainer, max_values: int = MAX_VALUES) -> InitView:
+    """How the run's table was initialised: its first frame's values and their spread."""
+    step, start = trainer.frames()[0]
+    pad = trainer.cfg.padding_idx
+    stats = init_stats(start, trainer.cfg.init, pad)
+    zero = pad is not None and not start[pad].any()
+    return InitView(step, start.ravel()[:: max(1, start.size // max_values)], stats, pad, zero)

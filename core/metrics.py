@@ -48,8 +48,8 @@ def chance_purity(categories: np.ndarray) -> float:
 def knn_category_purity(weight: np.ndarray, categories: np.ndarray, k: int = 5) -> float:
     """Mean share of each categorised row's k cosine-nearest categorised rows that share its category.
 
-    Rows with category -1 (function words, padding, the user's own text) are left out on both sides.
-    1.0 means every category is its own neighbourhood; chance is about 1 / (number of categories).
+    Rows with category -1 (function words, padding, the user's own text) are left out on both sides; 1.0 means
+    every category is its own neighbourhood (chance: chance_purity).
     """
     keep = np.flatnonzero(np.asarray(categories) >= 0)
     if len(keep) < 2:

@@ -21,8 +21,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class _Shares:
+    """The vocabulary's and the token table's shares of a model's parameters (None where a size is unpublished)."""
+
+    @property
+    def share(self) -> float | None:
+        """The vocabulary's share of the whole model's parameters: the table, plus a separate output layer."""
+        spent = self.vocab_params
+        return None if spent is None else spent / self.total_params
+
+    @property
+    def table_share(self) -> float | None:
+        """The token table's share of the whole model's parameters."""
+        table = self.table_params
+        return None if table is None else table / self.total_params
+
+
 @dataclass(frozen=True)
-class ModelTable:
+class ModelTable(_Shares):
     """One published model's token embedding table."""
 
     model: str
@@ -42,18 +58,6 @@ class ModelTable:
         """Parameters spent on the vocabulary: the table, plus the output layer when it is separate."""
         table = self.table_params
         return None if table is None else table * (1 if self.tied else 2)
-
-    @property
-    def share(self) -> float | None:
-        """The vocabulary's share of the whole model's parameters: the table, plus a separate output layer."""
-        spent = self.vocab_params
-        return None if spent is None else spent / self.total_params
-
-    @property
-    def table_share(self) -> float | None:
-        """The token table's share of the whole model's parameters."""
-        table = self.table_params
-        return None if table is None else table / self.total_params
 
 
 MODELS: tuple[ModelTable, ...] = (
@@ -88,7 +92,7 @@ def training_bytes(vocab_size: int, dim: int, tied: bool, optimizer_state_values
 
 
 @dataclass(frozen=True)
-class RunTable:
+class RunTable(_Shares):
     """The user's own model, counted from its parameters the way MODELS counts published ones."""
 
     vocab_size: int
@@ -101,14 +105,6 @@ class RunTable:
     @property
     def vocab_params(self) -> int:
         return self.table_params + self.head_params
-
-    @property
-    def share(self) -> float:
-        return self.vocab_params / self.total_params
-
-    @property
-    def table_share(self) -> float:
-        return self.table_params / self.total_params
 
 
 def run_table(model) -> RunTable:

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 
 from core.config import TrainConfig
 from core.errors import ConfigError
+from core.limits import REPLAY_BUDGET
 from core.trainer import Trainer
 
 # A step's cost in "table cells": each of the V x D cells is touched by the optimizer, the records and the split
@@ -22,7 +23,6 @@ from core.trainer import Trainer
 # per product (1/500 of a cell); and a step has a fixed cost of a few ms (Python, autograd), about 50,000 cells.
 BATCH_PER_CELL = 500
 STEP_OVERHEAD_CELLS = 50_000
-REPLAY_BUDGET = 600_000_000  # cells: about a minute of one core (measured: 60 x 16 Adam 4.6 ms a step)
 SECONDS_PER_CELL = 90e-9  # for the time a replay is expected to take (shown beside its progress bar)
 
 
@@ -59,12 +59,8 @@ def check(cfg: TrainConfig, step: int) -> None:
 def steps_to(
     trainer: Trainer, step: int, guard: Callable[[], AbstractContextManager] = contextlib.nullcontext
 ) -> Iterator[int]:
-    """Train `trainer` one step at a time up to `step`, yielding its step count after each step.
-
-    Stop early by no longer iterating: the trainer is then at the last step yielded. Each step runs inside
-    `guard()` (a server's fair-share slot, for instance). A divergence raises TrainingDiverged (the trainer
-    keeps its last finite state, as for any step). A trainer already at or past `step` yields nothing.
-    """
+    """Train `trainer` one step at a time up to `step`, each inside `guard()`, yielding its step count after each.
+    Stop early by no longer iterating: the trainer is then at the last step yielded."""
     while trainer.step_count < step:
         with guard():
             trainer.step()
@@ -80,10 +76,7 @@ def replay(
     every_seconds: float = 0.1,
 ) -> int:
     """Train `trainer` to `step` within the link budget (ConfigError("step", ...) beyond it); return its step count.
-
-    `progress(done, target)` is called at the start, at most every `every_seconds` while training, and at the
-    end; `should_stop()` is asked after every step and ends the replay early when it returns True.
-    """
+    `progress(done, target)` is called at the start, at most every `every_seconds`, and at the end."""
     check(trainer.cfg, step)
     if progress is not None:
         progress(trainer.step_count, step)

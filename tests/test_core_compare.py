@@ -1,4 +1,4 @@
-"""Optimizers side by side (core.compare) and Predict, then step (core.quiz): members are exactly solo runs on the
+"""Optimizers side by side (core.compare) and Predict, then step (core.predict): members are exactly solo runs on the
 same batches, a peeked batch is the next batch, and the quiz's reasons match the records."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from core import ConfigError, StepRecord, TrainConfig, Trainer
+from core.captions import member_labels
 from core.compare import Comparison, member_config, row_trajectory, series
-from core.quiz import breakdown, explain, peek_batch, score
+from core.predict import Tally, breakdown, explain, score
 
 BASE = TrainConfig(vocab_size=60, dim=16, seed=3, batch_size=32)
 MEMBERS = [
@@ -59,7 +60,7 @@ def test_defaults_come_from_the_optimizer_and_labels_are_distinct():
     cfg = member_config(BASE, "adamw")
     assert cfg.weight_decay == pytest.approx(0.01)  # torch's AdamW default
     comparison = Comparison([member_config(BASE, "adam", lr=0.05), member_config(BASE, "adam", lr=0.05)])
-    assert len(set(comparison.labels)) == 2
+    assert len(set(member_labels(comparison.configs))) == 2
 
 
 def test_members_must_share_table_and_batches_and_number_2_to_4():
@@ -109,8 +110,8 @@ def test_series_and_trajectory_count_from_the_records():
 def test_peek_batch_is_the_next_batch_and_does_not_consume_it():
     trainer = Trainer(BASE)
     trainer.step()
-    centres, targets = peek_batch(trainer)
-    again, _ = peek_batch(trainer)
+    centres, targets = trainer.peek_batch()
+    again, _ = trainer.peek_batch()
     assert np.array_equal(centres, again)
     rec = trainer.step()
     assert np.array_equal(rec.input_ids, centres) and np.array_equal(rec.target_ids, targets)
@@ -174,3 +175,12 @@ def test_grad_masks_agree_counts_steps_with_identical_masks():
     masks = [[r.grad_mask for r in m.history] for m in tied.members]
     expected = sum(np.array_equal(a, b) for a, b in zip(*masks, strict=True))
     assert tied.grad_masks_agree() == (expected, 3) and expected == 0  # a tied head reaches every row
+
+
+def test_tally_adds_each_steps_points_of_two():
+    rec = Trainer(BASE).step()
+    right = score(rec, int(rec.grad_mask.sum()), int(rec.updated_mask.sum()))
+    half = score(rec, int(rec.grad_mask.sum()), 0)
+    tally = Tally().add(right).add(half)
+    assert (right.points, half.points) == (2, 1 + int(rec.updated_mask.sum() == 0))
+    assert (tally.points, tally.possible) == (2 + half.points, 4)

@@ -18,7 +18,8 @@ from core.export import (
     load_metadata,
     load_npy,
     load_text_vectors,
-    projector_tsv,
+    projector_metadata,
+    projector_vectors,
     table_csv,
     table_npy,
     word2vec_text,
@@ -51,7 +52,7 @@ def test_csv_and_word2vec_round_trips_keep_matrix_and_labels(run):
 
 def test_projector_pair_round_trips_with_words_and_categories(run):
     weight, vocab = run.weight, run.vocab
-    vectors, metadata = projector_tsv(weight, vocab, run.categories, run.category_names)
+    vectors, metadata = projector_vectors(weight), projector_metadata(vocab, run.categories, run.category_names)
     assert metadata.splitlines()[0] == "word\tcategory"  # two columns: the Projector wants a header line
     assert len(vectors.splitlines()) == 40 and "\t" in vectors.splitlines()[0]
     got = import_table("vectors.tsv", vectors.encode(), metadata.encode())

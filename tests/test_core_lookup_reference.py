@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from core import TrainConfig, Trainer
-from core.lookup import DimensionSweep, compare_lookup, dimension_sweep, init_stats, plan_sweep, time_lookup
+from core.lookup import compare_lookup, init_stats, time_lookup
 from core.reference import MODELS, run_table, table_bytes, training_bytes
+from core.sweep import DimensionSweep, dimension_sweep, held_for, plan_sweep, start, sweep_bytes
+from serve.memory import Registry, ServerBusy
 
 
 def layer_with(weight: np.ndarray, **options) -> torch.nn.Embedding:
@@ -105,6 +107,22 @@ def test_dimension_sweep_in_chunks_matches_one_go_and_stops():
     stopped.stop()
     stopped.advance(10.0)
     assert stopped.done_steps == 0 and not stopped.running and stopped.results == []
+
+
+def test_a_sweep_is_charged_its_widest_model_before_it_starts_and_refused_when_the_server_is_full():
+    plan = plan_sweep(TrainConfig(), [2, 64], 10)
+    charged = []
+    held = start(plan, charged.append)
+    assert charged == [plan.peak_bytes] == [sweep_bytes(TrainConfig(dim=64))] and held.done_steps == 0
+    assert plan.peak_bytes > sweep_bytes(TrainConfig(dim=2))
+    full = Registry(budget=plan.peak_bytes - 1)
+    with pytest.raises(ServerBusy):
+        start(plan, lambda n: full.admit("session#sweep", n))
+    assert "session#sweep" not in full
+    room = Registry(budget=plan.peak_bytes)
+    held = start(plan, lambda n: room.admit("session#sweep", n))
+    assert room.held == plan.peak_bytes and held_for(held, plan) is held
+    assert held_for(held, plan_sweep(TrainConfig(seed=1), [2, 64], 10)) is None and held_for(None, plan) is None
 
 
 def test_run_table_counts_parameters_of_tied_and_untied_models():

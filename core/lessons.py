@@ -1,9 +1,9 @@
-"""Lesson presets: runs that each make one point about nn.Embedding, and a check of that point on a run's records.
+"""Lessons: runs that each make one point about nn.Embedding, and a check of that point on a run's records.
 
-A preset is data: a name, the point in one sentence, what to look for, the page to open, the settings (a
+A lesson is data: a name, the point in one sentence, what to look for, the page to open, the settings (a
 TrainConfig's keyword arguments, lr and weight decay always given) and the suggested number of steps. `check`
 measures the point on the StepRecords of a run made with those settings; it never trusts the settings to
-mean what they say. Every preset is tested to hold after its suggested steps, with the loss below ln V.
+mean what they say. Every lesson is tested to hold after its suggested steps, with the loss below ln V.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from types import MappingProxyType
 import numpy as np
 
 from core.config import TrainConfig
-from core.trainer import StepRecord
+from core.records import StepRecord
 
 RECENT = 5  # the loss compared with ln V is the mean of this many most recent steps (one batch is noisy)
 
 
 @dataclass(frozen=True)
-class Preset:
+class Lesson:
     """One lesson: a run whose records show one point."""
 
     key: str
@@ -39,7 +39,7 @@ class Preset:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a preset's point holds on a run, with the measured numbers in a sentence."""
+    """Whether a lesson's point holds on a run, with the measured numbers in a sentence."""
 
     holds: bool
     evidence: str
@@ -51,53 +51,53 @@ class Verdict:
         return self.recent_loss < self.blind_guess
 
 
-def _preset(key, name, point, look_for, page, steps, **settings) -> Preset:
-    return Preset(key, name, point, look_for, page, MappingProxyType(settings), steps)
+def _lesson(key, name, point, look_for, page, steps, **settings) -> Lesson:
+    return Lesson(key, name, point, look_for, page, MappingProxyType(settings), steps)
 
 
 SMALL = {"vocab_size": 60, "dim": 16, "batch_size": 64, "seed": 0, "init": "normal"}
 
-PRESETS: dict[str, Preset] = {
+LESSONS: dict[str, Lesson] = {
     p.key: p
     for p in (
-        _preset(
+        _lesson(
             "sgd_used_rows", "SGD moves only the rows it used",
             "With plain SGD (no momentum, no weight decay) the rows that move are exactly the rows with a gradient.",
             "Rows moved without a gradient stays at 0 every step; every bar is all gradient.",
             "row_updates", 100, optimizer="sgd", lr=0.5, momentum=0.0, weight_decay=0.0, **SMALL,
         ),
-        _preset(
+        _lesson(
             "adam_state", "Adam keeps moving rows that got no gradient",
             "Adam's moment estimates keep moving a row for many steps after its last gradient.",
             "From step 2 on, rows without a gradient still move (orange bars: optimizer state).",
             "row_updates", 100, optimizer="adam", lr=0.05, weight_decay=0.0, **SMALL,
         ),
-        _preset(
+        _lesson(
             "momentum_state", "Momentum keeps moving rows that got no gradient",
             "SGD with momentum 0.9 keeps moving a row after its last gradient: the velocity is optimizer state.",
             "From step 2 on, rows without a gradient still move; compare with the plain SGD lesson.",
             "row_updates", 100, optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=0.0, **SMALL,
         ),
-        _preset(
+        _lesson(
             "weight_decay", "Weight decay shrinks every row, every step",
             "AdamW at torch's default weight decay 0.01 pulls every row towards zero every step, used or not.",
             "Every row moves in every step, even in step 1, before any optimizer state exists.",
             "row_updates", 100, optimizer="adamw", lr=0.05, weight_decay=0.01, **SMALL,
         ),
-        _preset(
+        _lesson(
             "sparse_adam", "SparseAdam: sparse gradients, lazy moments",
             "SparseAdam updates only the rows in this step's sparse gradient: the rows looked up.",
             "The rows that moved are exactly the rows looked up, every step; no row moves without a gradient.",
             "row_updates", 100, optimizer="sparse_adam", lr=0.05, weight_decay=0.0, **SMALL,
         ),
-        _preset(
+        _lesson(
             "tied_head", "A tied output head gives every row a gradient",
             "When the output head is the embedding matrix (as in GPT-2), every row gets a gradient every step.",
             "Every row is marked as having a gradient, though only a few dozen were looked up.",
             "gradient_masks", 100, optimizer="sgd", lr=0.5, momentum=0.0, weight_decay=0.0, tie_weights=True,
             **SMALL,
         ),
-        _preset(
+        _lesson(
             "padding_idx", "padding_idx: the lookup's gradient never reaches the padding row",
             "The padding row is looked up in many steps, yet its gradient is always 0 and (with plain SGD) it "
             "never moves.",
@@ -105,14 +105,14 @@ PRESETS: dict[str, Preset] = {
             "gradient_masks", 100, optimizer="sgd", lr=0.5, momentum=0.0, weight_decay=0.0, padding_idx=0,
             **SMALL,
         ),
-        _preset(
+        _lesson(
             "max_norm", "max_norm rescales the rows it looks up, with no gradient",
             "With max_norm 1, every row looked up whose norm is above 1 is rescaled in the forward pass: a move "
             "that no gradient made.",
             "The max_norm part of each looked-up row's bar; rows not looked up are never rescaled.",
             "row_updates", 100, optimizer="sgd", lr=0.5, momentum=0.0, weight_decay=0.0, max_norm=1.0, **SMALL,
         ),
-        _preset(
+        _lesson(
             "gpt2_table", "GPT-2's table: 50,257 x 768",
             "A table the size of GPT-2's, initialised as GPT-2's (N(0, 0.02)), learns with Adam at lr 0.01: the "
             "loss falls below the blind guess ln V within 20 steps (here with an untied output head).",
@@ -129,16 +129,14 @@ def blind_guess(vocab_size: int) -> float:
     return math.log(vocab_size)
 
 
-def check(preset: Preset, records: Sequence[StepRecord], weight: np.ndarray | None = None) -> Verdict:
-    """Measure the preset's point on a run's records (consecutive steps from step 1, as a fresh run keeps them).
-
-    `weight`, the table after the last record, lets the max_norm check bound the looked-up rows' norms too.
-    """
-    cfg = preset.config()
+def check(lesson: Lesson, records: Sequence[StepRecord], weight: np.ndarray | None = None) -> Verdict:
+    """Measure the lesson's point on a run's records (consecutive steps from step 1, as a fresh run keeps them).
+    `weight`, the table after the last record, lets the max_norm check bound the looked-up rows' norms too."""
+    cfg = lesson.config()
     if not records:
         return Verdict(False, "No step yet: train first.", math.nan, blind_guess(cfg.vocab_size))
     recent = float(np.mean([r.loss for r in records[-RECENT:]]))
-    holds, evidence = _CHECKS[preset.key](records, cfg, weight)
+    holds, evidence = _CHECKS[lesson.key](records, cfg, weight)
     return Verdict(bool(holds), evidence, recent, blind_guess(cfg.vocab_size))
 
 

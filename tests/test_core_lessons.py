@@ -1,5 +1,5 @@
-"""Lesson presets: after its suggested steps, each preset's point holds on its run, measured here with numpy on
-the StepRecords (not with core.presets' own checks), and the loss is below the blind guess ln V."""
+"""Lessons: after its suggested steps, each lesson's point holds on its run, measured here with numpy on
+the StepRecords (not with core.lessons' own checks), and the loss is below the blind guess ln V."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 
 from core import Trainer
-from core.presets import PRESETS, RECENT, check
+from core.lessons import LESSONS, RECENT, check
 from ui import nav
 
-PAGES = {url for _, _, url, _ in nav.PAGES}
-SMALL = [key for key in PRESETS if key != "gpt2_table"]
+PAGES = {page.url for page in nav.PAGES}
+SMALL = [key for key in LESSONS if key != "gpt2_table"]
 
 
 def trained(key: str) -> tuple[Trainer, list]:
-    preset = PRESETS[key]
-    trainer = Trainer(preset.config())
-    return trainer, trainer.run(preset.steps)
+    lesson = LESSONS[key]
+    trainer = Trainer(lesson.config())
+    return trainer, trainer.run(lesson.steps)
 
 
 def stack(records, field):
@@ -27,7 +27,7 @@ def stack(records, field):
 
 
 def claim_holds(key: str, records, trainer: Trainer) -> bool:
-    """Each preset's point, computed independently from the records' arrays."""
+    """Each lesson's point, computed independently from the records' arrays."""
     grad, moved, counts = stack(records, "grad_mask"), stack(records, "updated_mask"), stack(records, "token_counts")
     if key == "sgd_used_rows":
         return bool((grad == moved).all())
@@ -57,22 +57,22 @@ def claim_holds(key: str, records, trainer: Trainer) -> bool:
     raise AssertionError(key)
 
 
-def test_presets_are_complete_runnable_data():
-    for key, preset in PRESETS.items():
-        assert preset.key == key and preset.name and preset.point and preset.look_for
-        assert preset.page in PAGES
-        assert "lr" in preset.settings and "weight_decay" in preset.settings  # never the optimizer's default
-        cfg = preset.config()
-        assert cfg.lr == preset.settings["lr"] and cfg.weight_decay == preset.settings["weight_decay"]
-        assert 1 <= preset.steps <= 200
+def test_lessons_are_complete_runnable_data():
+    for key, lesson in LESSONS.items():
+        assert lesson.key == key and lesson.name and lesson.point and lesson.look_for
+        assert lesson.page in PAGES
+        assert "lr" in lesson.settings and "weight_decay" in lesson.settings  # never the optimizer's default
+        cfg = lesson.config()
+        assert cfg.lr == lesson.settings["lr"] and cfg.weight_decay == lesson.settings["weight_decay"]
+        assert 1 <= lesson.steps <= 200
 
 
 @pytest.mark.parametrize("key", SMALL)
-def test_each_presets_point_holds_after_its_steps_and_loss_beats_ln_v(key):
+def test_each_lessons_point_holds_after_its_steps_and_loss_beats_ln_v(key):
     trainer, records = trained(key)
-    assert len(records) == PRESETS[key].steps
+    assert len(records) == LESSONS[key].steps
     assert claim_holds(key, records, trainer)
-    verdict = check(PRESETS[key], records, trainer.weight)
+    verdict = check(LESSONS[key], records, trainer.weight)
     assert verdict.holds, verdict.evidence
     recent = np.mean([r.loss for r in records[-RECENT:]])
     assert recent < math.log(trainer.cfg.vocab_size)
@@ -92,34 +92,34 @@ def test_each_presets_point_holds_after_its_steps_and_loss_beats_ln_v(key):
     ],
 )
 def test_check_says_no_on_a_run_that_does_not_show_the_point(key, other):
-    preset = PRESETS[key]
-    trainer = Trainer(preset.config().replace(**other))
+    lesson = LESSONS[key]
+    trainer = Trainer(lesson.config().replace(**other))
     records = trainer.run(20)
     assert not claim_holds(key, records, trainer)
-    assert not check(preset, records, trainer.weight).holds
+    assert not check(lesson, records, trainer.weight).holds
 
 
 def test_check_before_any_step_does_not_claim_anything():
-    verdict = check(PRESETS["sgd_used_rows"], [])
+    verdict = check(LESSONS["sgd_used_rows"], [])
     assert not verdict.holds and "No step" in verdict.evidence
 
 
 def test_gpt2_table_learns_below_ln_v_within_20_steps():
-    preset = PRESETS["gpt2_table"]
-    cfg = preset.config()
+    lesson = LESSONS["gpt2_table"]
+    cfg = lesson.config()
     assert (cfg.vocab_size, cfg.dim, cfg.init) == (50_257, 768, "small_normal")
-    assert preset.steps <= 20
+    assert lesson.steps <= 20
     trainer = Trainer(cfg)
-    records = trainer.run(preset.steps)
+    records = trainer.run(lesson.steps)
     recent = np.mean([r.loss for r in records[-RECENT:]])
     assert recent < math.log(50_257)
-    verdict = check(preset, records)
+    verdict = check(lesson, records)
     assert verdict.holds and verdict.learned, verdict.evidence
 
 
 def test_weight_decay_lessons_step_1_moves_gradientless_rows_by_decay_alone():
     """Independently of the record's split: in step 1, a row with no gradient becomes W * (1 - lr * wd)."""
-    trainer = Trainer(PRESETS["weight_decay"].config())
+    trainer = Trainer(LESSONS["weight_decay"].config())
     before = trainer.weight.astype(np.float64)
     rec = trainer.step()
     after = trainer.weight.astype(np.float64)
@@ -128,4 +128,4 @@ def test_weight_decay_lessons_step_1_moves_gradientless_rows_by_decay_alone():
     assert rows.any()
     assert np.allclose(after[rows], before[rows] * (1 - cfg.lr * cfg.weight_decay), rtol=1e-6, atol=1e-7)
     assert not np.allclose(after[rows], before[rows], rtol=0, atol=0)
-    assert check(PRESETS["weight_decay"], [rec]).holds
+    assert check(LESSONS["weight_decay"], [rec]).holds

@@ -1,4 +1,4 @@
-"""Tests of core.projection: aligned, deterministic, robust UMAP and PCA layouts of embedding frames."""
+"""Tests of core.layouts: aligned, deterministic, robust UMAP and PCA layouts of embedding frames."""
 
 import threading
 import time
@@ -9,10 +9,10 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 
 from core import TrainConfig, Trainer
-from core.projection import (
+from core.layouts import (
     UMAP_MIN_ROWS,
-    ProjectionError,
-    Projector,
+    LayoutCache,
+    LayoutError,
     jitter,
     limit_moves,
     project,
@@ -135,7 +135,7 @@ def test_same_seed_same_layout_and_identical_frames_identical_layouts():
     again = project([x, x + 0.01], "umap", seed=3)
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(project([x], "umap", seed=4)[0], first[0])
-    projector = Projector("umap")
+    projector = LayoutCache("umap")
     same = projector.layouts([x, x.copy(), x])
     np.testing.assert_array_equal(same[0], same[1])
     np.testing.assert_array_equal(same[0], same[2])
@@ -144,7 +144,7 @@ def test_same_seed_same_layout_and_identical_frames_identical_layouts():
 
 def test_incremental_computes_only_the_new_frame_and_matches_a_full_run():
     frames = random_walk(n_rows=200, n_frames=4)
-    projector = Projector("umap")
+    projector = LayoutCache("umap")
     three = projector.layouts(frames[:3])
     assert projector.n_computed == 3
     four = projector.layouts(frames)
@@ -156,7 +156,7 @@ def test_incremental_computes_only_the_new_frame_and_matches_a_full_run():
 def test_cache_memory_is_bounded():
     frames = random_walk(n_rows=100, n_frames=8)
     one_layout = 100 * 2 * 4
-    projector = Projector("pca", max_cache_bytes=3 * one_layout)
+    projector = LayoutCache("pca", max_cache_bytes=3 * one_layout)
     projector.layouts(frames)
     assert projector.n_cached == 3
 
@@ -176,18 +176,18 @@ def test_shapes_and_finite(method, n_components):
 def test_tiny_vocabulary_falls_back_to_pca(n_rows, n_components):
     rng = np.random.default_rng(0)
     frames = [rng.standard_normal((n_rows, 8)) for _ in range(2)]
-    projector = Projector("umap", n_components)
+    projector = LayoutCache("umap", n_components)
     layouts = projector.layouts(frames)
     assert layouts.shape == (2, n_rows, n_components) and np.isfinite(layouts).all()
     assert any("showing PCA" in note for note in projector.notes)
-    pca = Projector("pca", n_components).layouts(frames)
+    pca = LayoutCache("pca", n_components).layouts(frames)
     np.testing.assert_array_equal(layouts, pca)
 
 
 def test_all_rows_equal_sit_at_the_origin_then_training_spreads_them():
     zero_init = np.zeros((40, 8), dtype=np.float32)
     trained = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
-    projector = Projector("umap")
+    projector = LayoutCache("umap")
     layouts = projector.layouts([zero_init, trained])
     np.testing.assert_array_equal(layouts[0], 0.0)
     assert any("all rows are equal" in note for note in projector.notes)
@@ -217,10 +217,10 @@ def test_duplicate_rows():
 def test_non_finite_rows_raise_a_clear_error():
     x = np.ones((30, 4))
     x[17, 2] = np.nan
-    with pytest.raises(ProjectionError, match=r"Frame 1: row 17 .*non-finite.*learning rate"):
+    with pytest.raises(LayoutError, match=r"Frame 1: row 17 .*non-finite.*learning rate"):
         project([np.ones((30, 4)), x], "umap")
     x[17, 2] = np.inf
-    with pytest.raises(ValueError, match="row 17"):  # a ProjectionError is a ValueError
+    with pytest.raises(ValueError, match="row 17"):  # a LayoutError is a ValueError
         project([x], "pca")
 
 
@@ -233,8 +233,8 @@ def test_non_finite_rows_raise_a_clear_error():
         ([np.ones((4, 2))], {"n_components": 4}, "2 or 3"),
     ],
 )
-def test_bad_inputs_raise_projection_error(frames, kwargs, message):
-    with pytest.raises(ProjectionError, match=message):
+def test_bad_inputs_raise_layout_error(frames, kwargs, message):
+    with pytest.raises(LayoutError, match=message):
         project(frames, **kwargs)
 
 
@@ -266,7 +266,7 @@ def test_pca_does_not_spin_when_the_top_components_tie():
 
 def test_large_vocabulary_uses_a_marked_deterministic_sample():
     frames = random_walk(n_rows=300, dim=8, n_frames=2)
-    projector = Projector("umap", max_rows=100, seed=5)
+    projector = LayoutCache("umap", max_rows=100, seed=5)
     layouts = projector.layouts(frames)
     sample = projector.sample_idx
     assert len(sample) == 100 and np.all(np.diff(sample) > 0)
@@ -274,8 +274,8 @@ def test_large_vocabulary_uses_a_marked_deterministic_sample():
     sampled[sample] = True
     assert np.isfinite(layouts[:, sampled]).all() and np.isnan(layouts[:, ~sampled]).all()
     assert any("sample of 100 of 300 rows" in note for note in projector.notes)
-    np.testing.assert_array_equal(Projector("umap", max_rows=100, seed=5).layouts(frames), layouts)
-    sample_only = Projector("umap", seed=5).layouts([f[sample] for f in frames])
+    np.testing.assert_array_equal(LayoutCache("umap", max_rows=100, seed=5).layouts(frames), layouts)
+    sample_only = LayoutCache("umap", seed=5).layouts([f[sample] for f in frames])
     np.testing.assert_array_equal(layouts[:, sampled], sample_only)  # UMAP of exactly those rows
-    pca = Projector("pca", max_rows=100).layouts(frames)
+    pca = LayoutCache("pca", max_rows=100).layouts(frames)
     assert np.isfinite(pca).all()  # PCA places every row

@@ -1,4 +1,6 @@
-"""Predict, then step: the next batch before it is trained on, and a prediction scored against the step's record.
+"""Predict, then step: a prediction scored against the step's record, the running tally, and the reasons.
+
+The next batch before it is trained on: `next_batch` (Trainer.peek_batch, the batch stream not advanced).
 
 The score and every reason come from the StepRecord: a row got a gradient because it was looked up or because
 a tied head reached it; a looked-up row got none because it is the padding row; a row moved because of its
@@ -7,23 +9,15 @@ gradient, optimizer state, weight decay or max_norm's rescale (the record's sign
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.trainer import StepRecord, Trainer
-
-PART_TOL = 1e-4  # a part of a move smaller than this share of the move is not named as a reason
+from core.records import StepRecord
+from core.rows import PART_TOLERANCE, batch_bar_rows
 
 LOOKED_UP, TIED_HEAD, PADDING = "looked up", "tied head", "padding row: looked up, no gradient"
 GRADIENT, STATE, DECAY, RENORM = "its gradient", "optimizer state", "weight decay", "max_norm rescale"
-
-
-def peek_batch(trainer: Trainer) -> tuple[np.ndarray, np.ndarray]:
-    """The (centres, targets) the trainer's next step will train on, (B,) each, without drawing them."""
-    rng = copy.deepcopy(trainer._rng)  # a copy of the batch stream: the trainer's own is not advanced
-    return trainer.corpus.sample(rng, trainer.cfg.batch_size)
 
 
 @dataclass(frozen=True)
@@ -56,7 +50,7 @@ class Explanation:
 def explain(record: StepRecord) -> Explanation:
     """Each row's reasons, from the record's masks, token counts and the signed split of its move."""
     moved = record.updated_mask
-    tol = PART_TOL * record.update_norm
+    tol = PART_TOLERANCE * record.update_norm  # a smaller part of a move is rounding, not a reason
 
     def part(values: np.ndarray) -> np.ndarray:
         return moved & (np.abs(values) > tol)
@@ -90,7 +84,29 @@ class Score:
 
 
 def score(record: StepRecord, predicted_grad: int, predicted_moved: int) -> Score:
+    """The prediction against what the record shows."""
     return Score(int(predicted_grad), int(record.grad_mask.sum()), int(predicted_moved), int(record.updated_mask.sum()))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What was predicted for one step of one run (`run_id` tells a reset run's step 3 from the old one's)."""
+
+    run_id: int
+    step: int
+    grad: int
+    moved: int
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The score so far: points won of points possible (two per scored step)."""
+
+    points: int = 0
+    possible: int = 0
+
+    def add(self, result: Score) -> Tally:
+        return Tally(self.points + result.points, self.possible + 2)
 
 
 def breakdown(exp: Explanation) -> dict[str, int]:
@@ -107,3 +123,23 @@ def breakdown(exp: Explanation) -> dict[str, int]:
         "of those, by weight decay": int((no_grad_moved & exp.by_decay).sum()),
         "of those, by max_norm": int((no_grad_moved & exp.by_renorm).sum()),
     }
+
+
+@dataclass(frozen=True)
+class NextBatch:
+    """The batch the run's next step will train on, before it does, as its bar chart shows it."""
+
+    n_lookups: int
+    counts: np.ndarray  # (V,) lookups of each row
+    shown: np.ndarray  # rows of the bar chart: the most looked-up, most first
+
+    @property
+    def n_distinct(self) -> int:
+        return int((self.counts > 0).sum())
+
+
+def next_batch(trainer) -> NextBatch:
+    """The next batch (Trainer.peek_batch: the run's batch stream is not advanced)."""
+    centres, _ = trainer.peek_batch()
+    counts = np.bincount(centres, minlength=trainer.cfg.vocab_size)
+    return NextBatch(len(centres), counts, batch_bar_rows(counts))

@@ -1,17 +1,10 @@
 """2-D and 3-D layouts (UMAP or PCA) of embedding matrices over training, aligned from frame to frame.
 
-What this module owns:
-
-- `project(frames, method, n_components, seed) -> (F, V, n)`: one layout per frame, stateless.
-- `Projector(method, n_components, seed)`: the same computation with a cache, for a page that reruns.
-  `.layouts(frames)` computes only frames it has not seen (keyed by a hash of the frame's bytes and
-  shape); `.notes` says, in a student's words, what the last call did differently (PCA shown instead of
-  UMAP, a sample of rows); `.sample_idx` names the rows UMAP laid out when the vocabulary is large;
-  `.n_computed` counts the frames computed so far (cache misses), `.n_cached` the layouts held; the cache
-  is bounded by `max_cache_bytes` (least recently used layouts go first).
-- `ProjectionError(ValueError)`: an input we cannot lay out (non-finite rows, ragged frames, bad options).
-- `warm_up_umap() -> seconds` and `umap_is_warm()`: compile umap's numba code once per process, in the
-  background, so no user waits for the JIT. Until `umap_is_warm()` the page should show PCA.
+What this module owns: `project(frames, method, n_components, seed) -> (F, V, n)`, one layout per frame;
+`LayoutCache`, the same computation with a cache keyed by frame content (bounded, least recently used first) for
+a page that reruns; `LayoutError`, an input we cannot lay out; and `warm_up_umap()` / `umap_is_warm()`, which
+compile umap's numba code once per process in the background, so no user waits for the JIT (until then a page
+shows PCA).
 
 How frames stay put (a point moves only because its row moved):
 
@@ -56,9 +49,10 @@ from collections.abc import Sequence
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from core.limits import LAYOUT_CACHE_BYTES, UMAP_MAX_ROWS
+
 METHODS = ("umap", "pca")
 UMAP_MIN_ROWS = 16  # fewer rows than this: too few neighbours for UMAP to mean anything; PCA instead
-UMAP_MAX_ROWS = 10_000  # above this, UMAP lays out a seeded sample (a 50,257-row fit is too slow here)
 UMAP_N_NEIGHBORS = 15
 UMAP_WARM_EPOCHS = 30  # epochs of a warm-started frame
 UMAP_LR_PER_MOVE = 2.0  # learning rate per unit of relative row movement (0.01 moved -> lr 0.02)
@@ -73,11 +67,9 @@ warnings.filterwarnings("ignore", category=UserWarning, module=r"umap\.")
 _BLAS = ThreadpoolController()
 
 
-class ProjectionError(ValueError):
+class LayoutError(ValueError):
     """Frames that cannot be laid out; the message says what to change."""
 
-
-# ---------------------------------------------------------------------------------------------- warm-up
 
 _warm_lock = threading.Lock()
 _warm = threading.Event()
@@ -90,22 +82,17 @@ def umap_is_warm() -> bool:
 
 def warm_up_umap() -> float:
     """Import umap and run the fits the pages use on tiny data, compiling numba; returns seconds taken.
-
-    Thread-safe and idempotent: a second caller waits for the first and then returns almost at once.
-    """
+    Thread-safe and idempotent: a second caller waits for the first and then returns almost at once."""
     start = time.perf_counter()
     with _warm_lock:
         if not _warm.is_set():
             rng = np.random.default_rng(0)
             first = rng.standard_normal((200, 8)).astype(np.float32)
             second = first + 0.01 * rng.standard_normal(first.shape).astype(np.float32)
-            for n_components in (2, 3):  # the same code paths as Projector: full fit, then warm start
-                Projector("umap", n_components, seed=0).layouts([first, second])
+            for n_components in (2, 3):  # the same code paths as LayoutCache: full fit, then warm start
+                LayoutCache("umap", n_components, seed=0).layouts([first, second])
             _warm.set()
     return time.perf_counter() - start
-
-
-# ---------------------------------------------------------------------------------------------- helpers
 
 
 def frame_key(frame: np.ndarray) -> bytes:
@@ -142,13 +129,8 @@ def limit_moves(
     factor: float = UMAP_MAX_MOVE,
     free_move: float = UMAP_FREE_MOVE,
 ) -> np.ndarray:
-    """`proposed` (S, n) with each point's step from `previous` (S, n) capped by how far its row moved.
-
-    A row's move m is |after_i - before_i| over the mean distance of `before`'s rows to their centroid; a
-    point's step is measured the same way in the layout. The cap is `factor * m` for small moves (a row that did
-    not move keeps its point exactly where it was) and grows as `factor * m * m / free_move` beyond `free_move`:
-    a row that travelled far has new neighbours, and UMAP may place it much further away.
-    """
+    """`proposed` (S, n) with each point's step from `previous` (S, n), relative to the layout's spread, capped at
+    `factor * m` for its row's relative move m (`factor * m * m / free_move` beyond `free_move`; module docstring)."""
     data_spread = np.linalg.norm(before - before.mean(axis=0), axis=1).mean()
     layout_spread = np.linalg.norm(previous - previous.mean(axis=0), axis=1).mean()
     if data_spread == 0 or layout_spread == 0 or not np.isfinite(factor):
@@ -213,19 +195,19 @@ def _check(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         if a.ndim == 1:
             a = a[:, None]  # D = 1 given as a vector
         if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-            raise ProjectionError(f"Frame {f} has shape {a.shape}; expected a (vocab_size, dim) matrix.")
+            raise LayoutError(f"Frame {f} has shape {a.shape}; expected a (vocab_size, dim) matrix.")
         if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-            raise ProjectionError(f"Frame {f} holds {a.dtype} values; expected real numbers.")
+            raise LayoutError(f"Frame {f} holds {a.dtype} values; expected real numbers.")
         bad = ~np.isfinite(a).all(axis=1)
         if bad.any():
             rows = np.flatnonzero(bad)
             more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
-            raise ProjectionError(
+            raise LayoutError(
                 f"Frame {f}: row {rows[0]}{more} has non-finite values (NaN or inf): training diverged. "
                 "Reset the run or lower the learning rate."
             )
         if arrays and a.shape[0] != arrays[0].shape[0]:
-            raise ProjectionError(
+            raise LayoutError(
                 f"Frame {f} has {a.shape[0]} rows but frame 0 has {arrays[0].shape[0]}: frames of one run "
                 "must share the vocabulary. Start a new projection after changing the vocabulary size."
             )
@@ -233,10 +215,7 @@ def _check(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
     return arrays
 
 
-# ---------------------------------------------------------------------------------------------- projector
-
-
-class Projector:
+class LayoutCache:
     """Aligned layouts of a run's frames, cached by frame content; cheap to keep one per user session."""
 
     def __init__(
@@ -245,14 +224,14 @@ class Projector:
         n_components: int = 2,
         seed: int = 0,
         max_rows: int = UMAP_MAX_ROWS,
-        max_cache_bytes: int = 64 * 2**20,
+        max_cache_bytes: int = LAYOUT_CACHE_BYTES,
     ):
         if method not in METHODS:
-            raise ProjectionError(f"Unknown projection method {method!r}; choose 'umap' or 'pca'.")
+            raise LayoutError(f"Unknown projection method {method!r}; choose 'umap' or 'pca'.")
         if n_components not in (2, 3):
-            raise ProjectionError(f"n_components must be 2 or 3, not {n_components!r}.")
+            raise LayoutError(f"n_components must be 2 or 3, not {n_components!r}.")
         if max_rows < UMAP_MIN_ROWS:
-            raise ProjectionError(f"max_rows must be at least {UMAP_MIN_ROWS}, not {max_rows}.")
+            raise LayoutError(f"max_rows must be at least {UMAP_MIN_ROWS}, not {max_rows}.")
         self.method, self.n_components, self.seed = method, n_components, int(seed)
         self.max_rows, self.max_cache_bytes = max_rows, max_cache_bytes
         self.sample_idx: np.ndarray | None = None  # rows UMAP laid out when V > max_rows; None: all rows
@@ -294,8 +273,6 @@ class Projector:
     def n_cached(self) -> int:
         """How many frame layouts the cache holds now."""
         return len(self._cache)
-
-    # -- internals
 
     def _set_rows(self, n_rows: int) -> None:
         if n_rows == self._n_rows:
@@ -359,12 +336,11 @@ class Projector:
         )
         init = previous[0][rows] if previous is not None and previous[1] else None
         if init is not None and np.all(np.ptp(init, axis=0) > 0):
-            move = relative_move(x_prev[rows].astype(np.float64), xs.astype(np.float64))
-            lr = float(np.clip(UMAP_LR_PER_MOVE * move, *UMAP_LR_RANGE))
+            before, after = x_prev[rows].astype(np.float64), xs.astype(np.float64)
+            lr = float(np.clip(UMAP_LR_PER_MOVE * relative_move(before, after), *UMAP_LR_RANGE))
             reducer = umap.UMAP(init=init, n_epochs=UMAP_WARM_EPOCHS, learning_rate=lr, **options)
             coords = procrustes(reducer.fit_transform(xs).astype(np.float64), init, scale=True)
-            before, after = x_prev[rows].astype(np.float64), xs.astype(np.float64)
-            coords = limit_moves(init.astype(np.float64), coords, before, after, UMAP_MAX_MOVE, UMAP_FREE_MOVE)
+            coords = limit_moves(init.astype(np.float64), coords, before, after)
         else:
             coords = umap.UMAP(**options).fit_transform(xs)
         layout = np.full((len(x), self.n_components), np.nan, dtype=np.float32)
@@ -374,4 +350,4 @@ class Projector:
 
 def project(frames: Sequence[np.ndarray], method: str = "umap", n_components: int = 2, seed: int = 0) -> np.ndarray:
     """One layout per frame, aligned across frames: shape (F, V, n_components). See the module docstring."""
-    return Projector(method, n_components, seed).layouts(frames)
+    return LayoutCache(method, n_components, seed).layouts(frames)

@@ -1,0 +1,181 @@
+"""What a wider table buys on the user's own data: the same run trained at several widths, in chunks.
+
+`plan_sweep` fits the sweep to a memory budget (one model at a time) and to a time budget (batch x vocabulary
+logits a step), shrinking the batch where needed; `DimensionSweep` trains in chunks a page can show, stop and
+resume; `start` charges the widest model to the server before anything is built.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.budget import run_bytes
+from core.config import TrainConfig
+from core.errors import TrainingDiverged
+from core.limits import SWEEP_BUDGET_BYTES, SWEEP_MAX_LOGITS
+from core.metrics import knn_category_purity
+from core.trainer import Trainer
+
+DIMS = (2, 4, 8, 16, 32, 64)  # the widths the Scale page measures
+STEPS = 300  # steps per width
+MAX_VOCAB = 5_000  # beyond this the sweep takes too long for a page
+
+
+@dataclass(frozen=True)
+class DimensionResult:
+    """One point of a dimension sweep: the same run at another width."""
+
+    dim: int
+    final_loss: float  # mean loss over the last tenth of the steps (nan if it diverged)
+    purity: float  # kNN category purity at the end (nan without categories)
+    table_params: int  # counted on the trained model's table
+    diverged: bool = False
+
+
+def sweep_bytes(cfg: TrainConfig) -> int:
+    """Bytes one sweep model allocates at its peak: core.budget.run_bytes without the parts a sweep keeps none of
+    (history, snapshots, page caches)."""
+    parts = run_bytes(cfg)
+    return parts.total - parts.history - parts.snapshots - parts.caches
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a dimension sweep will train: the user's configuration, its batch shrunk if needed to fit the budget."""
+
+    cfg: TrainConfig  # the configuration of the sweep's models (dim replaced per model)
+    dims: tuple[int, ...]
+    steps: int
+    asked_batch_size: int
+    peak_bytes: int  # sweep_bytes of the widest model at cfg's batch size
+    asked_bytes: int  # ... at the batch size asked for
+    budget_bytes: int
+    max_logits: int  # batch x vocabulary at most, for time
+    fits: bool  # False: even a batch of 1 exceeds the budget (a table too big to sweep)
+
+    @property
+    def over_memory(self) -> bool:
+        """The batch asked for exceeds the memory budget (else it was shrunk, if at all, for time)."""
+        return self.asked_bytes > self.budget_bytes
+
+    @property
+    def shrunk(self) -> bool:
+        return self.cfg.batch_size != self.asked_batch_size
+
+
+def plan_sweep(
+    cfg: TrainConfig,
+    dims: Sequence[int],
+    steps: int,
+    budget_bytes: int = SWEEP_BUDGET_BYTES,
+    max_logits: int = SWEEP_MAX_LOGITS,
+) -> SweepPlan:
+    """The sweep of `cfg` at `dims`, its batch halved until the widest model fits in `budget_bytes` and a step
+    scores at most `max_logits` (batch x vocabulary) values."""
+    widest = max(dims)
+    asked = sweep_bytes(cfg.replace(dim=widest))
+    batch, peak = cfg.batch_size, asked
+    while (peak > budget_bytes or batch * cfg.vocab_size > max_logits) and batch > 1:
+        batch = max(1, batch // 2)
+        peak = sweep_bytes(cfg.replace(dim=widest, batch_size=batch))
+    return SweepPlan(
+        cfg=cfg.replace(batch_size=batch),
+        dims=tuple(dims),
+        steps=steps,
+        asked_batch_size=cfg.batch_size,
+        peak_bytes=peak,
+        asked_bytes=asked,
+        budget_bytes=budget_bytes,
+        max_logits=max_logits,
+        fits=peak <= budget_bytes,
+    )
+
+
+class DimensionSweep:
+    """A dimension sweep that trains in chunks: `advance(seconds)` trains for about that long and returns, so a
+    page can show progress, stop it, and let other work run between chunks. One model is held at a time."""
+
+    def __init__(self, plan: SweepPlan):
+        self.plan = plan
+        self.results: list[DimensionResult] = []
+        self.stopped = False
+        self._trainer = None
+        self._losses: list[float] = []
+
+    @property
+    def total_steps(self) -> int:
+        return len(self.plan.dims) * self.plan.steps
+
+    @property
+    def done_steps(self) -> int:
+        return len(self.results) * self.plan.steps + len(self._losses)
+
+    @property
+    def done(self) -> bool:
+        return len(self.results) == len(self.plan.dims)
+
+    @property
+    def running(self) -> bool:
+        return not self.done and not self.stopped
+
+    def stop(self) -> None:
+        """Stop after the current chunk; the finished widths stay, the model in training is dropped."""
+        self.stopped = True
+        self._trainer, self._losses = None, []
+
+    def resume(self) -> None:
+        self.stopped = False
+
+    def advance(self, seconds: float) -> None:
+        """Train for about `seconds` (at least one step), finishing widths as their steps are done."""
+        start = time.perf_counter()
+        while self.running:
+            if self._trainer is None:
+                dim = self.plan.dims[len(self.results)]
+                self._trainer = Trainer(self.plan.cfg.replace(dim=dim), history_bytes=1, snapshot_bytes=1)
+            try:
+                self._losses.append(self._trainer.step().loss)
+            except TrainingDiverged:
+                self._finish(diverged=True)
+            else:
+                if len(self._losses) == self.plan.steps:
+                    self._finish(diverged=False)
+            if time.perf_counter() - start > seconds:
+                return
+
+    def _finish(self, diverged: bool) -> None:
+        trainer, steps = self._trainer, self.plan.steps
+        tail = self._losses[-max(1, steps // 10) :]
+        self.results.append(
+            DimensionResult(
+                dim=trainer.cfg.dim,
+                final_loss=float("nan") if diverged else float(np.mean(tail)),
+                purity=float("nan") if diverged else knn_category_purity(trainer.weight, trainer.categories),
+                table_params=int(trainer.model.embedding.weight.numel()),
+                diverged=diverged,
+            )
+        )
+        self._trainer, self._losses = None, []
+
+
+def held_for(sweep: DimensionSweep | None, plan: SweepPlan) -> DimensionSweep | None:
+    """The sweep a session holds, if it was planned for `plan` (None: there is none, or the settings changed)."""
+    return sweep if sweep is not None and sweep.plan == plan else None
+
+
+def start(plan: SweepPlan, admit: Callable[[int], None]) -> DimensionSweep:
+    """A new sweep of `plan`, once `admit(bytes)` has charged its widest model to the server's memory budget, as
+    Compare's runs are charged (`admit` raises to refuse, and then no sweep starts)."""
+    admit(plan.peak_bytes)
+    return DimensionSweep(plan)
+
+
+def dimension_sweep(cfg: TrainConfig, dims: list[int], steps: int) -> list[DimensionResult]:
+    """Train the user's configuration at each width for `steps` steps, all at once (see DimensionSweep)."""
+    sweep = DimensionSweep(plan_sweep(cfg, dims, steps))
+    sweep.advance(float("inf"))
+    return sweep.results
