@@ -15,16 +15,16 @@ from unittest.mock import patch
 import numpy as np
 import pytest
 import torch
-from apptest_support import app, no_exception
+from apptest_support import app, diverged, no_exception
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 from streamlit.testing.v1 import AppTest, local_script_runner
 from streamlit.testing.v1.element_tree import Button, Widget
 
-from ui.params import URL_FIELDS  # noqa: E402
+from ui.links import URL_FIELDS  # noqa: E402
 
 TIMEOUT = 60
-TRAIN = "pages/1_train.py"
+TRAIN = "pages/01_train.py"
 PAYLOADS = [
     "[Session expired: log in again](http://example.invalid)",
     "![t](http://example.invalid/p.gif)",
@@ -167,7 +167,7 @@ def test_a_link_number_is_ascii_digits_only(raw):
     messages = [shown_text(e.proto.body) for e in at.sidebar.error]
     assert any(m.startswith("The link sets dim=") and "not a whole number" in m for m in messages), messages
     assert any(m.startswith("The link sets lr=") and "not a number" in m for m in messages), messages
-    assert at.session_state.cfg.dim == 16 and at.session_state.cfg.lr == 0.05  # the defaults run
+    assert at.session_state.trainer.cfg.dim == 16 and at.session_state.trainer.cfg.lr == 0.05  # the defaults run
 
 
 # ---------------------------------------------------------------- a divergence, and the reset it offers
@@ -176,7 +176,7 @@ def test_a_link_number_is_ascii_digits_only(raw):
 def diverge(browser: Browser) -> None:
     for _ in range(10):
         browser.click("train_step_100")
-        if browser.at.session_state.diverged:
+        if diverged(browser.at):
             return
     pytest.fail("this configuration was expected to diverge")
 
@@ -204,8 +204,8 @@ def test_reset_with_a_smaller_learning_rate_works_end_to_end(query):
     no_exception(at)
     assert browser.is_full()  # the sidebar and the URL were redrawn, not only the fragment
     assert at.number_input(key="cfg_lr").value == pytest.approx(10.0)
-    assert at.session_state.cfg.lr == pytest.approx(10.0) and at.session_state.trainer.step_count == 0
-    assert not at.session_state.diverged
+    assert at.session_state.trainer.cfg.lr == pytest.approx(10.0) and at.session_state.trainer.step_count == 0
+    assert not diverged(at)
     for name, value in query.items():
         assert query_param(at, name) == ("10.0" if name == "lr" else value)  # the link holds the new run
     browser.click("train_step_1")
@@ -229,7 +229,7 @@ def test_a_run_stops_when_its_page_is_left_and_a_stale_tick_does_not_train():
     browser = Browser(at)
     (fragment_id,) = browser.fragment_ids()
     fragment = at._fragment_storage._fragments[fragment_id]
-    at.switch_page("pages/3_row_updates.py").run()
+    at.switch_page("pages/03_row_updates.py").run()
     no_exception(at)
     assert not at.session_state.running  # leaving the page paused the run
     steps = at.session_state.trainer.step_count
@@ -244,7 +244,7 @@ def test_a_run_stops_when_its_page_is_left_and_a_stale_tick_does_not_train():
 
 
 def test_a_tick_trains_only_while_the_train_page_is_shown():
-    from ui import state
+    from ui import session
 
     at = on_train()
     at.button(key="train_run").click().run()
@@ -253,22 +253,22 @@ def test_a_tick_trains_only_while_the_train_page_is_shown():
     before = at.session_state.trainer.step_count
     browser.tick(fragment_id)
     assert at.session_state.trainer.step_count > before  # on its page, Run trains
-    at.session_state["page"] = "Row updates"  # what ui.setup records when another page runs
+    at.session_state["page"] = "Row updates"  # what ui.page.setup records when another page runs
     steps = at.session_state.trainer.step_count
     browser.tick(fragment_id)
     assert at.session_state.trainer.step_count == steps and not at.session_state.running
-    assert state.TRAIN_PAGE == "Train"
+    assert session.TRAIN_PAGE == "Train"
 
 
 def test_toggle_run_turns_run_on_only_where_the_train_page_is_shown():
     def script():
         import streamlit as st
 
-        from ui import state
+        from ui import session
 
         st.session_state.setdefault("page", "Train")
         st.session_state.setdefault("running", False)
-        st.button("Run", key="run", on_click=state.toggle_run)
+        st.button("Run", key="run", on_click=session.toggle_run)
 
     at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
     at.button(key="run").click().run()
@@ -284,7 +284,7 @@ def test_toggle_run_turns_run_on_only_where_the_train_page_is_shown():
 # ---------------------------------------------------------------- a pending change, in the page body too
 
 
-@pytest.mark.parametrize("page", [TRAIN, "pages/3_row_updates.py", "pages/6_scale.py"])
+@pytest.mark.parametrize("page", [TRAIN, "pages/03_row_updates.py", "pages/06_scale.py"])
 def test_a_pending_change_is_announced_in_the_page_body(page):
     at = on_train()
     at.button(key="train_step_10").click().run()
@@ -300,7 +300,7 @@ def test_a_pending_change_is_announced_in_the_page_body(page):
     at.selectbox(key="cfg_optimizer").set_value("sgd").run()
     at.main.button(key="page_apply").click().run()
     no_exception(at)
-    assert at.session_state.cfg.optimizer == "sgd" and at.session_state.trainer.step_count == 0
+    assert at.session_state.trainer.cfg.optimizer == "sgd" and at.session_state.trainer.step_count == 0
 
 
 # ---------------------------------------------------------------- the server's memory budget
@@ -312,16 +312,19 @@ BUSY = "The server is at its memory budget (a test): your current run is kept."
 @pytest.fixture
 def small_server(monkeypatch):
     """A server that cannot hold a run of more than 1,000 rows."""
-    from ui import server
+    from core import TrainConfig
+    from core.budget import run_bytes
+    from serve import memory
 
-    real = server.admit
+    real = memory.admit
+    most = run_bytes(TrainConfig(vocab_size=1_000)).total  # these tests change only the vocabulary
 
-    def admit(session_id, cfg):
-        if cfg.vocab_size > 1_000:
-            raise server.ServerBusy(BUSY)
-        return real(session_id, cfg)
+    def admit(session_id, nbytes):
+        if nbytes > most:
+            raise memory.ServerBusy(BUSY)
+        return real(session_id, nbytes)
 
-    monkeypatch.setattr(server, "admit", admit)
+    monkeypatch.setattr(memory, "admit", admit)
     return monkeypatch
 
 
@@ -330,16 +333,16 @@ def test_a_run_the_server_cannot_hold_is_refused_beside_the_controls_and_the_old
     trainer = at.session_state.trainer
     at.number_input(key="cfg_vocab_size").set_value(5_000).run()
     no_exception(at)
-    assert at.session_state.cfg.vocab_size == 60 and at.session_state.trainer is trainer
+    assert at.session_state.trainer.cfg.vocab_size == 60 and at.session_state.trainer is trainer
     assert any(BUSY in shown_text(e.proto.body) for e in at.sidebar.error)
     assert any(BUSY in shown_text(e.proto.body) for e in at.main.error)  # in the page body too
     at.number_input(key="cfg_vocab_size").set_value(500).run()  # one the server can hold: applied, message gone
-    assert at.session_state.cfg.vocab_size == 500 and not at.sidebar.error
+    assert at.session_state.trainer.cfg.vocab_size == 500 and not at.sidebar.error
     at.button(key="train_step_10").click().run()
     at.number_input(key="cfg_vocab_size").set_value(5_000).run()
     at.button(key="cfg_apply").click().run()
     no_exception(at)
-    assert at.session_state.cfg.vocab_size == 500 and at.session_state.trainer.step_count == 10  # nothing lost
+    assert at.session_state.trainer.cfg.vocab_size == 500 and at.session_state.trainer.step_count == 10  # nothing lost
     assert any(BUSY in shown_text(e.proto.body) for e in at.sidebar.error)
     at.button(key="cfg_keep").click().run()
     assert not at.sidebar.error and at.session_state.pending is None
@@ -352,7 +355,7 @@ def test_a_link_to_a_run_the_server_cannot_hold_says_so(small_server):
     small_server.undo()
     at.run()  # the next visit (a rerun) tries again
     no_exception(at)
-    assert at.session_state.cfg.vocab_size == 5_000
+    assert at.session_state.trainer.cfg.vocab_size == 5_000
 
 
 # ---------------------------------------------------------------- per-optimizer defaults
@@ -366,31 +369,31 @@ def test_switching_optimizer_applies_its_defaults():
     at = on_train()
     at.number_input(key="cfg_lr").set_value(0.2).run()
     at.selectbox(key="cfg_optimizer").set_value("sgd").run()
-    cfg = at.session_state.cfg
+    cfg = at.session_state.trainer.cfg
     assert cfg.optimizer == "sgd" and cfg.lr == 0.5  # SGD's own default, not Adam's 0.05 nor the 0.2 typed for Adam
     assert cfg.momentum == torch_default(torch.optim.SGD, "momentum") and cfg.weight_decay == 0
     at.number_input(key="cfg_momentum").set_value(0.9).run()
     at.toggle(key="cfg_nesterov").set_value(True).run()
-    assert at.session_state.cfg.nesterov
+    assert at.session_state.trainer.cfg.nesterov
     at.selectbox(key="cfg_optimizer").set_value("rmsprop").run()
     no_exception(at)
-    cfg = at.session_state.cfg
+    cfg = at.session_state.trainer.cfg
     assert (cfg.momentum, cfg.nesterov) == (0.0, False)  # momentum and Nesterov back to torch's defaults
     at.selectbox(key="cfg_optimizer").set_value("adamw").run()
-    cfg = at.session_state.cfg
+    cfg = at.session_state.trainer.cfg
     assert cfg.weight_decay == torch_default(torch.optim.AdamW, "weight_decay") == 0.01
     assert (cfg.beta1, cfg.beta2) == torch_default(torch.optim.AdamW, "betas")
     assert at.number_input(key="cfg_weight_decay").value == pytest.approx(0.01)
     at.selectbox(key="cfg_optimizer").set_value("adam").run()
-    assert at.session_state.cfg.weight_decay == torch_default(torch.optim.Adam, "weight_decay") == 0
+    assert at.session_state.trainer.cfg.weight_decay == torch_default(torch.optim.Adam, "weight_decay") == 0
 
 
 def test_a_link_without_lr_gets_its_optimizers_defaults_and_a_link_with_them_keeps_them():
-    cfg = app({"optimizer": "adamw"}).session_state.cfg
+    cfg = app({"optimizer": "adamw"}).session_state.trainer.cfg
     assert cfg.weight_decay == 0.01
-    cfg = app({"optimizer": "sgd"}).session_state.cfg
+    cfg = app({"optimizer": "sgd"}).session_state.trainer.cfg
     assert cfg.lr == 0.5
-    cfg = app({"optimizer": "adamw", "weight_decay": "0", "lr": "0.003"}).session_state.cfg
+    cfg = app({"optimizer": "adamw", "weight_decay": "0", "lr": "0.003"}).session_state.trainer.cfg
     assert (cfg.weight_decay, cfg.lr) == (0.0, 0.003)
 
 
@@ -413,7 +416,7 @@ def test_a_utf16_file_with_a_bom_trains_on_its_words():
     at.sidebar.file_uploader(key="cfg_corpus_file").upload("story.txt", (TEXT * 4).encode("utf-16"), "text/plain")
     at.run()
     no_exception(at)
-    assert at.session_state.cfg.corpus_text == TEXT * 4
+    assert at.session_state.trainer.cfg.corpus_text == TEXT * 4
     vocab = at.session_state.trainer.vocab
     assert {"lighthouse", "keeper", "fog"} <= set(vocab)
     assert not any(len(w) == 1 and w.isalpha() for w in vocab[:20])  # not single letters
@@ -435,7 +438,7 @@ def test_a_binary_file_is_refused_beside_the_control_and_the_run_is_kept(name, d
     no_exception(at)
     messages = [shown_text(e.proto.body) for e in at.sidebar.error]
     assert any("not text" in m for m in messages), messages
-    assert at.session_state.cfg.corpus_text == TEXT * 3  # the pasted text still runs
+    assert at.session_state.trainer.cfg.corpus_text == TEXT * 3  # the pasted text still runs
     elements = list(at.sidebar)
     upload_at = next(i for i, e in enumerate(elements) if getattr(e, "key", None) == "cfg_corpus_file")
     assert elements[upload_at + 1].type == "error"  # beside the control
@@ -447,7 +450,7 @@ def test_mostly_symbols_is_refused_as_an_upload_and_warned_about_as_a_paste():
     at.sidebar.file_uploader(key="cfg_corpus_file").upload("junk.txt", junk.encode(), "text/plain")
     at.run()
     assert any("in words" in shown_text(e.proto.body) for e in at.sidebar.error)
-    assert at.session_state.cfg.corpus_text is None  # still the toy language
+    assert at.session_state.trainer.cfg.corpus_text is None  # still the toy language
     at = own_text(on_train())
     at.text_area(key="cfg_corpus_paste").input(junk).run()
     no_exception(at)
@@ -477,7 +480,7 @@ def test_own_text_shows_its_coverage_and_a_vocabulary_that_covers_it():
     assert button.label.startswith(f"Set V to {n_distinct + 1:,}")
     button.click().run()
     no_exception(at)
-    assert at.session_state.cfg.vocab_size == n_distinct + 1  # no step yet: applied at once
+    assert at.session_state.trainer.cfg.vocab_size == n_distinct + 1  # no step yet: applied at once
     unk = at.session_state.trainer.vocab.index("<unk>")
     assert at.session_state.trainer.corpus.token_freq[unk] == 0  # every word has its own row now
     caption = next(c.value for c in at.sidebar.caption if "different" in c.value)

@@ -1,4 +1,4 @@
-"""ui.server: the memory limit read from (fake) cgroup files, the budget, admission and release, cleanup of gone
+"""serve: the memory limit read from (fake) cgroup files, the budget, admission and release, cleanup of gone
 sessions, and the fairness of the work slot."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ui import server
-from ui.server import FairSlot, Registry, ServerBusy
+from serve import janitor, memory
+from serve.memory import Registry, ServerBusy
+from serve.slot import FairSlot
 
 GB = 1024**3
 MB = 1024**2
@@ -29,7 +30,7 @@ def fake_proc(tmp_path: Path, cgroup_lines: str, mem_total_kb: int = 8 * 1024**2
 def test_memory_limit_cgroup_v2_root(tmp_path):
     root, proc, meminfo = fake_proc(tmp_path, "0::/\n")
     (root / "memory.max").write_text(f"{2_700_000_000}\n")
-    assert server.memory_limit(root, proc, meminfo) == 2_700_000_000
+    assert memory.memory_limit(root, proc, meminfo) == 2_700_000_000
 
 
 def test_memory_limit_cgroup_v2_own_path_and_max(tmp_path):
@@ -37,7 +38,7 @@ def test_memory_limit_cgroup_v2_own_path_and_max(tmp_path):
     (root / "memory.max").write_text("max\n")  # no limit at the root
     (root / "user.slice" / "app.scope").mkdir(parents=True)
     (root / "user.slice" / "app.scope" / "memory.max").write_text(f"{1 * GB}\n")
-    assert server.memory_limit(root, proc, meminfo) == 1 * GB
+    assert memory.memory_limit(root, proc, meminfo) == 1 * GB
 
 
 def test_memory_limit_cgroup_v1(tmp_path):
@@ -45,20 +46,20 @@ def test_memory_limit_cgroup_v1(tmp_path):
     (root / "memory" / "docker" / "abc").mkdir(parents=True)
     (root / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "unlimited"
     (root / "memory" / "docker" / "abc" / "memory.limit_in_bytes").write_text(f"{700 * MB}\n")
-    assert server.memory_limit(root, proc, meminfo) == 700 * MB
+    assert memory.memory_limit(root, proc, meminfo) == 700 * MB
 
 
 def test_memory_limit_falls_back_to_memtotal(tmp_path):
     root, proc, meminfo = fake_proc(tmp_path, "0::/\n", mem_total_kb=4 * 1024**2)
-    assert server.memory_limit(root, proc, meminfo) == 4 * GB
+    assert memory.memory_limit(root, proc, meminfo) == 4 * GB
     (root / "memory.max").write_text(f"{64 * GB}\n")  # a limit above the machine's memory does not count
-    assert server.memory_limit(root, proc, meminfo) == 4 * GB
+    assert memory.memory_limit(root, proc, meminfo) == 4 * GB
 
 
 def test_default_budget_arithmetic():
     # 2.7 GB container, 700 MB process footprint, 75% of the rest
-    assert server.default_budget(2700 * MB, 700 * MB, 0.75) == int(2000 * MB * 0.75)
-    assert server.default_budget(500 * MB, 700 * MB) == 0  # a container smaller than the process: no runs fit
+    assert memory.default_budget(2700 * MB, 700 * MB, 0.75) == int(2000 * MB * 0.75)
+    assert memory.default_budget(500 * MB, 700 * MB) == 0  # a container smaller than the process: no runs fit
 
 
 @pytest.mark.parametrize(
@@ -66,17 +67,17 @@ def test_default_budget_arithmetic():
     [("1500MB", 1500 * MB), ("1.5GB", int(1.5 * GB)), ("2GiB", 2 * GB), ("123456", 123456), ("800 mb", 800 * MB)],
 )
 def test_parse_bytes(text, expected):
-    assert server.parse_bytes(text) == expected
+    assert memory.parse_bytes(text) == expected
 
 
 def test_parse_bytes_refuses_nonsense():
     with pytest.raises(ValueError, match="EMBEDDING_EXPLORER_MEMORY_BUDGET"):
-        server.parse_bytes("lots")
+        memory.parse_bytes("lots")
 
 
 def test_budget_from_environment_variable(monkeypatch):
-    monkeypatch.setenv(server.BUDGET_ENV, "900MB")
-    assert server.budget_from_environment() == 900 * MB
+    monkeypatch.setenv(memory.BUDGET_ENV, "900MB")
+    assert memory.budget_from_environment() == 900 * MB
 
 
 def test_admit_refuses_over_budget_and_names_the_numbers():
@@ -119,13 +120,14 @@ def test_release_frees_room():
 
 def test_admit_charges_cfg_memory_bytes(monkeypatch):
     from core import TrainConfig
+    from core.budget import run_bytes
 
     reg = Registry(budget=10 * GB)
-    monkeypatch.setattr(server, "_registry", reg)
+    monkeypatch.setattr(memory, "_registry", reg)
     cfg = TrainConfig(vocab_size=1000, dim=32)
-    server.admit("s1", cfg)
+    memory.admit("s1", run_bytes(cfg).total)  # what the session charges for a run of cfg
     assert reg.held == cfg.memory_bytes()
-    server.release("s1")
+    memory.release("s1")
     assert reg.held == 0
 
 
@@ -190,14 +192,14 @@ class FakeRuntime:
 def test_janitor_pass_drops_heavy_state_releases_and_closes(monkeypatch):
     now = [0.0]
     reg = Registry(budget=10 * GB, clock=lambda: now[0])
-    monkeypatch.setattr(server, "_registry", reg)
+    monkeypatch.setattr(memory, "_registry", reg)
     gone_state = StateLike(trainer=object(), cache={"x": 1}, cfg="settings", store={})
     here_state = StateLike(trainer=object(), cache={})
     reg.admit("gone", 5 * MB, state=gone_state)
     reg.admit("here", 5 * MB, state=here_state)
     rt = FakeRuntime(active={"here"})
     now[0] = 61.0
-    assert server.janitor_pass(rt, grace=60) == ["gone"]
+    assert janitor.janitor_pass(rt, grace=60) == ["gone"]
     assert gone_state == {}  # everything the session held goes (its settings are in its URL)
     assert "trainer" in here_state
     assert rt.closed == ["gone"]
@@ -293,7 +295,15 @@ def test_dev_requirements_never_reach_for_the_pytorch_index():
     runtime = _pins(ROOT / "requirements.txt")
     dev = _pins(ROOT / "requirements-dev.txt")
     assert {name: dev.get(name) for name in runtime} == runtime  # the same runtime pins
-    assert {"pytest", "ruff", "playwright"} <= dev.keys()
+    assert {"pytest", "ruff", "import-linter", "playwright"} <= dev.keys()
+
+
+def test_readme_and_ci_run_the_same_test_command_with_the_import_contracts():
+    """.ci/run runs the README's test command word for word; lint-imports checks pyproject.toml's contracts."""
+    readme = (ROOT / "README.md").read_text().split("## Run the tests", 1)[1].split("```bash\n", 1)[1]
+    command = readme.split("\n", 1)[0]
+    assert command in (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "&& .venv/bin/lint-imports &&" in command
 
 
 def test_admit_refuses_a_run_the_real_memory_cannot_hold():
@@ -307,7 +317,7 @@ def test_admit_refuses_a_run_the_real_memory_cannot_hold():
 
 
 # --------------------------------------------------------------------------------------------- wired into the app
-# These need ui.state/ui.__init__ to call server.admit and server.setup_process (see /tmp/plan/requests-ops.md).
+# These need the session (ui.session) to call memory.admit and every page to call process.setup_process.
 
 
 def _app_test(query: dict[str, str]):
@@ -327,7 +337,7 @@ def test_each_session_run_is_charged_to_the_server(monkeypatch):
     from core import TrainConfig
 
     reg = Registry(budget=10 * GB)
-    monkeypatch.setattr(server, "_registry", reg)
+    monkeypatch.setattr(memory, "_registry", reg)
     at = _app_test({})
     assert not at.exception, [e.message for e in at.exception]
     assert len(reg) == 1 and reg.held == TrainConfig().memory_bytes()
@@ -338,7 +348,7 @@ def test_a_run_over_the_servers_budget_is_refused_with_the_reason(monkeypatch):
 
     big = TrainConfig(vocab_size=50_257, dim=768)
     reg = Registry(budget=big.memory_bytes() // 2)
-    monkeypatch.setattr(server, "_registry", reg)
+    monkeypatch.setattr(memory, "_registry", reg)
     at = _app_test({"vocab_size": "50257", "dim": "768"})
     assert not at.exception, [e.message for e in at.exception]
     shown = " ".join(e.value for e in at.error)
@@ -352,7 +362,7 @@ def test_a_sessions_charge_goes_with_its_session(monkeypatch):
 
     _app_test({})  # the process's first session is frozen with the imports (gc.freeze): measure a later one
     reg = Registry(budget=10 * GB)
-    monkeypatch.setattr(server, "_registry", reg)
+    monkeypatch.setattr(memory, "_registry", reg)
     at = _app_test({})
     assert len(reg) == 1
     del at
@@ -364,8 +374,8 @@ def test_a_sessions_extra_holding_lives_as_long_as_the_session():
     now = [0.0]
     reg = Registry(budget=10 * GB, clock=lambda: now[0])
     reg.admit("here", 1 * MB)
-    reg.admit("here" + server.EXTRA + "compare", 3 * MB)
-    reg.admit("gone" + server.EXTRA + "compare", 2 * MB)
+    reg.admit("here" + memory.EXTRA + "compare", 3 * MB)
+    reg.admit("gone" + memory.EXTRA + "compare", 2 * MB)
     now[0] = 61.0
     freed = reg.sweep({"here"}.__contains__, grace=60)
     assert [sid for sid, _ in freed] == ["gone#compare"]  # kept while its session "here" is connected
@@ -376,18 +386,18 @@ def test_the_optimizer_comparison_is_charged_and_refused_when_it_does_not_fit(mo
     from core import TrainConfig
 
     reg = Registry(budget=10 * GB)
-    monkeypatch.setattr(server, "_registry", reg)
+    monkeypatch.setattr(memory, "_registry", reg)
     at = _app_test({})
-    at.switch_page("pages/7_compare.py").run()
+    at.switch_page("pages/08_compare.py").run()
     assert not at.exception, [e.message for e in at.exception]
     members = at.session_state.compare_run.configs
     assert len(members) >= 2
     assert reg.held == TrainConfig().memory_bytes() + sum(c.memory_bytes() for c in members)
 
     small = Registry(budget=TrainConfig().memory_bytes() + 1)  # room for the sidebar's run only
-    monkeypatch.setattr(server, "_registry", small)
+    monkeypatch.setattr(memory, "_registry", small)
     at = _app_test({})
-    at.switch_page("pages/7_compare.py").run()
+    at.switch_page("pages/08_compare.py").run()
     assert not at.exception, [e.message for e in at.exception]
     assert "memory budget" in " ".join(e.value for e in at.error)
     assert at.session_state.get("compare_run") is None
