@@ -27,6 +27,12 @@ def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
 
+def diverged(at: AppTest) -> str | None:
+    """Why the run stopped training (ui.session.diverged, read from the AppTest's session state)."""
+    frozen = at.session_state.trainer.diverged
+    return frozen.message if frozen is not None else at.session_state["failed_step"]
+
+
 def decode(value):
     """A plotly JSON array: plain list, or the typed-array form {dtype, bdata, shape}."""
     if isinstance(value, dict) and "bdata" in value:

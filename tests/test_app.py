@@ -5,22 +5,30 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from apptest_support import ROOT, TIMEOUT, app, charts, decode, no_exception  # noqa: F401 (others import them here)
+from apptest_support import ROOT, TIMEOUT, app, charts, decode, diverged, no_exception  # noqa: F401 (others import them here)
 from streamlit.testing.v1 import AppTest
 
+from ui.session import KEYS, WIDGET_PREFIXES
+
 PAGES = [
-    "pages/1_train.py",
-    "pages/2_gradient_masks.py",
-    "pages/3_row_updates.py",
-    "pages/4_embedding_space.py",
-    "pages/5_lookup.py",
-    "pages/6_scale.py",
-    "pages/7_compare.py",
-    "pages/8_predict.py",
-    "pages/9_export.py",
-    "pages/10_lessons.py",
+    "pages/01_train.py",
+    "pages/02_gradient_masks.py",
+    "pages/03_row_updates.py",
+    "pages/04_embedding_space.py",
+    "pages/05_lookup.py",
+    "pages/06_scale.py",
+    "pages/08_compare.py",
+    "pages/09_predict.py",
+    "pages/10_export.py",
+    "pages/07_lessons.py",
 ]
-NO_CHART = ("pages/5_lookup.py", "pages/6_scale.py", "pages/7_compare.py", "pages/9_export.py", "pages/10_lessons.py")
+NO_CHART = (
+    "pages/05_lookup.py",
+    "pages/06_scale.py",
+    "pages/08_compare.py",
+    "pages/10_export.py",
+    "pages/07_lessons.py",
+)
 
 
 def step_metric(at: AppTest) -> int:
@@ -29,7 +37,7 @@ def step_metric(at: AppTest) -> int:
 
 def on_train(query: dict[str, str] | None = None) -> AppTest:
     at = app(query)
-    at.switch_page("pages/1_train.py").run()
+    at.switch_page("pages/01_train.py").run()
     no_exception(at)
     return at
 
@@ -49,7 +57,7 @@ def test_every_page_renders_at_default_config_and_after_steps():
     for page in PAGES:
         at.switch_page(page).run()
         no_exception(at)
-    at.switch_page("pages/1_train.py").run()
+    at.switch_page("pages/01_train.py").run()
     at.button(key="train_step_10").click().run()
     at.button(key="train_step_1").click().run()
     assert step_metric(at) == 11
@@ -58,6 +66,8 @@ def test_every_page_renders_at_default_config_and_after_steps():
         no_exception(at)
         if page not in NO_CHART:
             assert at.get("plotly_chart"), f"{page} shows no chart after 11 steps"
+    kept = at.session_state._state.filtered_state  # every key the app keeps is declared in ui/session.py
+    assert all(key in KEYS or key.startswith(tuple(WIDGET_PREFIXES)) for key in kept), sorted(kept)
     assert at.session_state.trainer.step_count == 11  # visiting pages never steps or resets
 
 
@@ -118,13 +128,13 @@ def test_diverged_run_offers_a_smaller_learning_rate():
     at = on_train({"optimizer": "sgd", "lr": "100", "init": "normal"})
     for _ in range(5):
         at.button(key="train_step_100").click().run()
-        if at.session_state.diverged:
+        if diverged(at):
             break
-    assert at.session_state.diverged, "lr=100 with SGD should diverge"
+    assert diverged(at), "lr=100 with SGD should diverge"
     assert any("diverged" in e.value for e in at.error)
     at.button(key="train_reset_lr").click().run()
     no_exception(at)
-    assert at.session_state.cfg.lr == pytest.approx(10.0) and step_metric(at) == 0
+    assert at.session_state.trainer.cfg.lr == pytest.approx(10.0) and step_metric(at) == 0
 
 
 # ---------------------------------------------------------------- configuration
@@ -133,7 +143,7 @@ def test_diverged_run_offers_a_smaller_learning_rate():
 def test_config_change_before_any_step_applies_at_once():
     at = on_train()
     at.number_input(key="cfg_dim").set_value(8).run()
-    assert at.session_state.cfg.dim == 8 and at.session_state.trainer.weight.shape == (60, 8)
+    assert at.session_state.trainer.cfg.dim == 8 and at.session_state.trainer.weight.shape == (60, 8)
     assert at.query_params["dim"] == "8"
 
 
@@ -141,10 +151,10 @@ def test_config_change_after_steps_asks_first_then_resets():
     at = on_train()
     at.button(key="train_step_10").click().run()
     at.number_input(key="cfg_dim").set_value(8).run()
-    assert at.session_state.cfg.dim == 16 and step_metric(at) == 10  # nothing lost yet
+    assert at.session_state.trainer.cfg.dim == 16 and step_metric(at) == 10  # nothing lost yet
     assert at.button(key="cfg_apply").label == "Apply and reset the run (10 steps will be lost)"
     at.button(key="cfg_apply").click().run()
-    assert at.session_state.cfg.dim == 8 and step_metric(at) == 0
+    assert at.session_state.trainer.cfg.dim == 8 and step_metric(at) == 0
     assert at.session_state.trainer.weight.shape == (60, 8)
 
 
@@ -164,7 +174,7 @@ def test_invalid_value_shows_its_message_beside_the_control_and_keeps_the_run():
     no_exception(at)
     errors = [e.value for e in at.sidebar.error]
     assert any("Learning rate must be a number above 0" in e for e in errors)
-    assert at.session_state.cfg.lr == 0.05 and step_metric(at) == 1  # the last valid run keeps going
+    assert at.session_state.trainer.cfg.lr == 0.05 and step_metric(at) == 1  # the last valid run keeps going
     # "beside": the error element directly follows the lr control in the sidebar
     elements = list(at.sidebar)
     lr_at = next(i for i, e in enumerate(elements) if getattr(e, "key", None) == "cfg_lr")
@@ -188,7 +198,7 @@ def test_own_text_corpus():
     text = "the cat sat on the mat . the dog sat on the log . " * 20
     at.text_area(key="cfg_corpus_paste").input(text).run()
     no_exception(at)
-    assert at.session_state.cfg.corpus_text == text
+    assert at.session_state.trainer.cfg.corpus_text == text
     assert next(e for e in at.sidebar.expander if e.label == "Batches and corpus").proto.expanded  # stays open
     summary = " ".join(c.value for c in at.sidebar.caption)
     assert "On your text" in summary and "On the your" not in summary
@@ -205,7 +215,7 @@ def test_query_params_set_the_config():
              "seed": "3", "padding_idx": "0", "tie_weights": "true", "window": "1", "batch_size": "32"}  # fmt: skip
     at = app(query)
     no_exception(at)
-    cfg = at.session_state.cfg
+    cfg = at.session_state.trainer.cfg
     assert (cfg.optimizer, cfg.vocab_size, cfg.dim, cfg.lr, cfg.momentum, cfg.seed) == ("sgd", 100, 8, 0.5, 0.9, 3)
     assert (cfg.padding_idx, cfg.tie_weights, cfg.window, cfg.batch_size) == (0, True, 1, 32)
     assert at.number_input(key="cfg_vocab_size").value == 100
@@ -242,14 +252,16 @@ def test_bad_link_values_show_a_message_not_a_traceback(query, field, words):
     at = app(query)
     no_exception(at)
     assert any(words in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
-    assert getattr(at.session_state.cfg, field) == getattr(type(at.session_state.cfg)(), field)  # default runs
+    assert getattr(at.session_state.trainer.cfg, field) == getattr(
+        type(at.session_state.trainer.cfg)(), field
+    )  # default runs
 
 
 def test_deep_link_to_an_inner_page_as_first_run():
     """What a fresh server does with /row_updates?optimizer=sgd: runs the page alone, without app.py."""
-    at = app({"optimizer": "sgd", "vocab_size": "100"}, script="pages/3_row_updates.py")
+    at = app({"optimizer": "sgd", "vocab_size": "100"}, script="pages/03_row_updates.py")
     no_exception(at)
-    assert at.session_state.cfg.optimizer == "sgd" and at.session_state.cfg.vocab_size == 100
+    assert at.session_state.trainer.cfg.optimizer == "sgd" and at.session_state.trainer.cfg.vocab_size == 100
     at.button(key="updates_step_take").click().run()
     no_exception(at)
     assert at.session_state.trainer.step_count == 10
@@ -263,7 +275,7 @@ def test_deep_link_to_an_inner_page_as_first_run():
 def test_deep_link_to_each_page_renders(page):
     at = app({"vocab_size": "40", "dim": "4"}, script=page)
     no_exception(at)
-    assert at.session_state.cfg.vocab_size == 40
+    assert at.session_state.trainer.cfg.vocab_size == 40
 
 
 # ---------------------------------------------------------------- pages on their data
@@ -272,7 +284,7 @@ def test_deep_link_to_each_page_renders(page):
 def test_row_updates_adam_moves_rows_without_gradient():
     at = on_train({"optimizer": "adam"})
     at.button(key="train_step_10").click().run()
-    at.switch_page("pages/3_row_updates.py").run()
+    at.switch_page("pages/03_row_updates.py").run()
     no_exception(at)
     rec = at.session_state.trainer.history[-1]
     moved = int((rec.updated_mask & ~rec.grad_mask).sum())
@@ -283,7 +295,7 @@ def test_row_updates_adam_moves_rows_without_gradient():
 def test_gradient_masks_untied_head_shows_head_gradient_on_every_row():
     at = on_train({"tie_weights": "false"})
     at.button(key="train_step_1").click().run()
-    at.switch_page("pages/2_gradient_masks.py").run()
+    at.switch_page("pages/02_gradient_masks.py").run()
     no_exception(at)
     contrast = next(c for c in charts(at) if "untied head" in c["layout"]["title"]["text"].replace("<br>", " "))
     head = decode(contrast["data"][1]["y"])
@@ -292,12 +304,12 @@ def test_gradient_masks_untied_head_shows_head_gradient_on_every_row():
 
 
 def test_embedding_space_shows_pca_while_umap_is_cold(monkeypatch):
-    import core.projection
+    import core.layouts
 
-    monkeypatch.setattr(core.projection, "umap_is_warm", lambda: False)  # cold, whichever test warmed it before
+    monkeypatch.setattr(core.layouts, "umap_is_warm", lambda: False)  # cold, whichever test warmed it before
     at = on_train()
     at.button(key="train_step_10").click().run()
-    at.switch_page("pages/4_embedding_space.py").run()
+    at.switch_page("pages/04_embedding_space.py").run()
     at.radio(key="space_method").set_value("UMAP").run()
     no_exception(at)
     assert any("UMAP is warming up" in i.value for i in at.info)

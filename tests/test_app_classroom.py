@@ -15,18 +15,20 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import OPTIMIZERS, Trainer
+from core.captions import member_labels
 from core.compare import Comparison, member_config, series
-from core.export import projector_tsv, table_npy
+from core.export import projector_metadata, table_npy
 from core.glossary import LOOK_FOR, TERMS
-from core.presets import PRESETS
-from core.quiz import breakdown, explain
-from ui import classroom, nav
+from core.lessons import LESSONS
+from core.predict import Tally, breakdown, explain
+from ui import nav
+from ui.figures import compare, predict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["EMBEDDING_EXPLORER_NO_UMAP_WARMUP"] = "1"
 
-NEW_PAGES = ["pages/10_lessons.py", "pages/7_compare.py", "pages/8_predict.py", "pages/9_export.py"]
+NEW_PAGES = ["pages/07_lessons.py", "pages/08_compare.py", "pages/09_predict.py", "pages/10_export.py"]
 
 
 def page(script: str, query: dict[str, str] | None = None) -> AppTest:
@@ -67,11 +69,11 @@ def metric(at: AppTest, label: str) -> str:
 def test_each_new_page_renders_and_is_in_the_navigation(script):
     page(script)
     entry = next(p for p in nav.PAGES if p[0] == script)
-    assert entry[2] in nav.QUESTIONS and entry[2] in LOOK_FOR
+    assert entry.question and entry.url in LOOK_FOR
 
 
 def test_every_page_has_a_look_for_line_and_the_glossary_has_every_term():
-    assert {url for _, _, url, _ in nav.PAGES} <= set(LOOK_FOR)
+    assert {page.url for page in nav.PAGES} <= set(LOOK_FOR)
     wanted = {"gradient", "gradient mask", "optimizer state", "momentum", "moment estimates", "weight decay",
               "tied head", "padding_idx", "max_norm", "sparse gradient", "UMAP", "PCA"}  # fmt: skip
     assert wanted <= set(TERMS)
@@ -79,7 +81,7 @@ def test_every_page_has_a_look_for_line_and_the_glossary_has_every_term():
 
 def test_glossary_popover_lists_every_term():
     at = AppTest.from_string(
-        "from ui import classroom\nclassroom.glossary()\nclassroom.look_for('compare')", default_timeout=30
+        "from ui.widgets.glossary import glossary, look_for\nglossary()\nlook_for('compare')", default_timeout=30
     ).run()
     no_exception(at)
     text = " ".join(m.value for m in at.markdown)
@@ -91,12 +93,12 @@ def test_glossary_popover_lists_every_term():
 
 
 def test_a_lesson_sets_up_its_run_trains_and_shows_its_point_holds():
-    at = page("pages/10_lessons.py")
+    at = page("pages/07_lessons.py")
     at.selectbox(key="lesson_pick").set_value("adam_state").run()
     at.button(key="lesson_load").click().run()
     no_exception(at)
-    preset = PRESETS["adam_state"]
-    assert at.session_state.cfg == preset.config() and at.session_state.trainer.step_count == 0
+    preset = LESSONS["adam_state"]
+    assert at.session_state.trainer.cfg == preset.config() and at.session_state.trainer.step_count == 0
     assert at.query_params["optimizer"] == "adam"  # the address bar now carries the lesson's run
     at.button(key="lesson_steps").click().run()
     no_exception(at)
@@ -109,7 +111,7 @@ def test_a_lesson_sets_up_its_run_trains_and_shows_its_point_holds():
 
 
 def test_lesson_on_another_run_says_so():
-    at = page("pages/10_lessons.py")
+    at = page("pages/07_lessons.py")
     at.selectbox(key="lesson_pick").set_value("sgd_used_rows").run()
     assert "other settings" in captions(at) and not at.success
 
@@ -118,13 +120,13 @@ def test_lesson_on_another_run_says_so():
 
 
 def test_compare_steps_all_optimizers_on_the_same_batches():
-    at = page("pages/7_compare.py")
+    at = page("pages/08_compare.py")
     assert at.multiselect(key="compare_optimizers").value == ["sgd", "adam", "adamw"]
     at.button(key="compare_step_10").click().run()
     no_exception(at)
     assert int(metric(at, "Step")) == 10
     run = at.session_state.compare_run
-    cfg = at.session_state.cfg
+    cfg = at.session_state.trainer.cfg
     solo = [Trainer(member_config(cfg, name)).run(10) for name in ("sgd", "adam", "adamw")]
     loss = next(c for c in charts(at) if c["layout"]["title"]["text"].replace("<br>", " ").startswith("Loss per step"))
     for trace, records in zip(loss["data"], solo, strict=True):
@@ -138,7 +140,7 @@ def test_compare_steps_all_optimizers_on_the_same_batches():
 
 
 def test_compare_restarts_when_a_choice_changes_and_needs_two_optimizers():
-    at = page("pages/7_compare.py")
+    at = page("pages/08_compare.py")
     at.button(key="compare_step_1").click().run()
     at.number_input(key="compare_lr_adam").set_value(0.01).run()
     no_exception(at)
@@ -149,15 +151,15 @@ def test_compare_restarts_when_a_choice_changes_and_needs_two_optimizers():
 
 
 def test_compare_figures_hold_the_series():
-    base = member_config(PRESETS["sgd_used_rows"].config(), "sgd", lr=0.5)
+    base = member_config(LESSONS["sgd_used_rows"].config(), "sgd", lr=0.5)
     run = Comparison([base, member_config(base, "adam", lr=0.05)])
     run.run(3)
     all_series = [series(list(m.history)) for m in run.members]
-    fig = classroom.compare_counts(run.labels, all_series)
+    fig = compare.compare_counts(member_labels(run.configs), all_series)
     assert len(fig.data) == 4
     assert list(fig.data[0].y) == [int(r.updated_mask.sum()) for r in run.members[0].history]
     assert list(fig.data[1].y) == [int(r.grad_mask.sum()) for r in run.members[0].history]
-    fig = classroom.compare_moved_without_grad(run.labels, all_series)
+    fig = compare.compare_moved_without_grad(member_labels(run.configs), all_series)
     assert list(fig.data[0].y) == [0, 0, 0] and sum(fig.data[1].y) > 0
 
 
@@ -165,11 +167,11 @@ def test_compare_figures_hold_the_series():
 
 
 def test_predict_scores_an_exact_prediction_and_explains_the_rows():
-    at = page("pages/8_predict.py")
-    solo = Trainer(at.session_state.cfg).run(2)
+    at = page("pages/09_predict.py")
+    solo = Trainer(at.session_state.trainer.cfg).run(2)
     at.button(key="predict_step").click().run()  # step 1 with the default guesses (0, 0)
     no_exception(at)
-    assert at.session_state.predict_tally == [0, 2]
+    assert at.session_state.predict_tally == Tally(points=0, possible=2)
     rec = solo[1]
     n_grad, n_moved = int((rec.grad_norm > 0).sum()), int((rec.update_norm > 0).sum())
     at.number_input(key="predict_grad").set_value(n_grad).run()
@@ -177,7 +179,7 @@ def test_predict_scores_an_exact_prediction_and_explains_the_rows():
     at.button(key="predict_step").click().run()
     no_exception(at)
     assert at.subheader[0].value == "Step 2: 2 of 2 right"
-    assert at.session_state.predict_tally == [2, 4]
+    assert at.session_state.predict_tally == Tally(points=2, possible=4)
     reasons = at.dataframe[1].value
     moved_no_grad = np.flatnonzero((rec.update_norm > 0) & (rec.grad_norm == 0))
     assert len(moved_no_grad) > 0  # Adam, the default: rows with state move without a gradient
@@ -187,8 +189,8 @@ def test_predict_scores_an_exact_prediction_and_explains_the_rows():
 
 
 def test_predict_shows_the_next_batch_before_stepping():
-    at = page("pages/8_predict.py")
-    rec = Trainer(at.session_state.cfg).step()
+    at = page("pages/09_predict.py")
+    rec = Trainer(at.session_state.trainer.cfg).step()
     titles = [c["layout"]["title"]["text"].replace("<br>", " ") for c in charts(at)]
     bars = next(t for t in titles if t.startswith("The next batch"))
     distinct = int((rec.token_counts > 0).sum())
@@ -197,22 +199,22 @@ def test_predict_shows_the_next_batch_before_stepping():
 
 
 def test_reason_table_and_caption_come_from_the_record():
-    trainer = Trainer(PRESETS["tied_head"].config().replace(padding_idx=0))
+    trainer = Trainer(LESSONS["tied_head"].config().replace(padding_idx=0))
     rec = next(r for r in trainer.run(40) if r.token_counts[0] > 0)
     exp = explain(rec)
-    table, n_rows = classroom.reason_table(exp, rec.token_counts, trainer.vocab)
+    table, n_rows = predict.reason_table(exp, rec.token_counts, trainer.vocab)
     assert n_rows == len(trainer.vocab)  # tied head: every row got a gradient
     first = table.iloc[0]
     assert "tied head" in first["why"] or "padding" in first["why"]  # surprises first
     counts = breakdown(exp)
-    text = classroom.breakdown_caption(counts, int(rec.grad_mask.sum()), int(rec.updated_mask.sum()))
+    text = predict.breakdown_caption(counts, int(rec.grad_mask.sum()), int(rec.updated_mask.sum()))
     head_only = int(((rec.grad_norm > 0) & (rec.token_counts == 0)).sum())
     assert f"({head_only} only through the tied head)" in text
     assert "padding row" not in text  # a tied head's gradient reaches the padding row too
-    untied = Trainer(PRESETS["padding_idx"].config())
+    untied = Trainer(LESSONS["padding_idx"].config())
     rec = next(r for r in untied.run(40) if r.token_counts[0] > 0)
     counts = breakdown(explain(rec))
-    text = classroom.breakdown_caption(counts, int(rec.grad_mask.sum()), int(rec.updated_mask.sum()))
+    text = predict.breakdown_caption(counts, int(rec.grad_mask.sum()), int(rec.updated_mask.sum()))
     assert "the padding row was looked up but got none" in text
 
 
@@ -220,7 +222,7 @@ def test_reason_table_and_caption_come_from_the_record():
 
 
 def test_export_page_offers_every_format():
-    at = page("pages/9_export.py", {"vocab_size": "30", "dim": "4"})
+    at = page("pages/10_export.py", {"vocab_size": "30", "dim": "4"})
     labels = [b.label for b in at.get("download_button")]
     assert labels == [".npy", ".csv", "Projector vectors.tsv", "Projector metadata.tsv", "word2vec .txt",
                       "History .npz"]  # fmt: skip
@@ -233,8 +235,8 @@ def test_import_a_matrix_and_explore_its_neighbours_and_pca():
     weight[5] = weight[2] * 2  # row 5 points the same way as row 2: cosine 1
     labels = [f"w{i}" for i in range(12)]
     cats = np.array([0, 1] * 6)
-    _, metadata = projector_tsv(weight, labels, cats, ["even", "odd"])
-    at = page("pages/9_export.py")
+    metadata = projector_metadata(labels, cats, ["even", "odd"])
+    at = page("pages/10_export.py")
     at.file_uploader(key="import_matrix").set_value(("m.npy", table_npy(weight), "application/octet-stream")).run()
     at.file_uploader(key="import_metadata").set_value(("meta.tsv", metadata.encode(), "text/tab-separated-values"))
     at.run()
@@ -255,7 +257,7 @@ def test_import_a_matrix_and_explore_its_neighbours_and_pca():
 
 
 def test_a_file_that_does_not_parse_gets_a_message_not_an_exception():
-    at = page("pages/9_export.py")
+    at = page("pages/10_export.py")
     buffer = io.BytesIO()
     np.save(buffer, np.zeros(4))
     at.file_uploader(key="import_matrix").set_value(("v.npy", buffer.getvalue(), "application/octet-stream")).run()
@@ -265,7 +267,7 @@ def test_a_file_that_does_not_parse_gets_a_message_not_an_exception():
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 def test_predict_works_for_every_optimizer_and_gives_every_surprise_a_reason(optimizer):
-    at = page("pages/8_predict.py", {"optimizer": optimizer})
+    at = page("pages/09_predict.py", {"optimizer": optimizer})
     for _ in range(2):
         at.button(key="predict_step").click().run()
         no_exception(at)
@@ -281,14 +283,14 @@ def test_predict_works_for_every_optimizer_and_gives_every_surprise_a_reason(opt
 
 
 def test_compare_explains_an_optimizer_the_run_cannot_take():
-    at = page("pages/7_compare.py", {"tie_weights": "true"})
+    at = page("pages/08_compare.py", {"tie_weights": "true"})
     at.multiselect(key="compare_optimizers").set_value(["sgd", "sparse_adam"]).run()
     no_exception(at)
     assert at.error and at.error[0].value.startswith("SparseAdam:")
 
 
 def test_export_turns_text_formats_off_for_a_big_table():
-    at = page("pages/9_export.py", {"vocab_size": "50257", "dim": "128", "optimizer": "sgd"})
+    at = page("pages/10_export.py", {"vocab_size": "50257", "dim": "128", "optimizer": "sgd"})
     disabled = {b.label: b.proto.disabled for b in at.get("download_button")}
     assert not disabled[".npy"] and disabled[".csv"] and disabled["Projector vectors.tsv"]
     assert not disabled["Projector metadata.tsv"] and disabled["word2vec .txt"]
@@ -296,25 +298,25 @@ def test_export_turns_text_formats_off_for_a_big_table():
 
 
 def test_a_lesson_link_starts_that_lesson():
-    at = page("pages/10_lessons.py", {"lesson": "tied_head"})
-    assert at.session_state.cfg == PRESETS["tied_head"].config()
+    at = page("pages/07_lessons.py", {"lesson": "tied_head"})
+    assert at.session_state.trainer.cfg == LESSONS["tied_head"].config()
     assert at.selectbox(key="lesson_pick").value == "tied_head"
     assert at.query_params["lesson"] == "tied_head" and at.query_params["tie_weights"] == "true"
     at.button(key="lesson_steps").click().run()
     no_exception(at)
     assert at.success and "All 60 rows got a gradient in 100 of 100 steps" in at.success[0].value
     at.selectbox(key="lesson_pick").set_value("sgd_used_rows").run()  # choosing another does not re-open the link's
-    assert at.session_state.cfg == PRESETS["tied_head"].config()
+    assert at.session_state.trainer.cfg == LESSONS["tied_head"].config()
 
 
 def test_trajectory_and_pca_panel_figures_hold_their_data():
     steps, norms, had = np.arange(1, 4), np.array([0.1, 0.0, 0.2]), np.array([True, False, True])
-    fig = classroom.compare_row_trajectory(["A", "B"], [(steps, norms, had), (steps, norms * 2, had)], "<pad>")
+    fig = compare.compare_row_trajectory(["A", "B"], [(steps, norms, had), (steps, norms * 2, had)], "<pad>")
     assert list(fig.data[1].y) == [0.2, 0.0, 0.4]
     assert list(fig.data[0].marker.color) == [fig.data[0].line.color, "white", fig.data[0].line.color]
     assert "&lt;pad&gt;" in fig.layout.title.text.replace("<br>", " ")
     xy = [np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]), np.zeros((3, 2))]
-    fig = classroom.scatter_panels(["A", "B"], xy, ["x", "y", "z"], np.array([0, -1, 0]), ["c"], "t")
+    fig = compare.scatter_panels(["A", "B"], xy, ["x", "y", "z"], np.array([0, -1, 0]), ["c"], "t")
     first = [t for t in fig.data if t.xaxis == "x"]
     assert {t.name for t in first} == {"c", "no category"}
     c = next(t for t in first if t.name == "c")
@@ -323,7 +325,7 @@ def test_trajectory_and_pca_panel_figures_hold_their_data():
 
 
 def test_compare_adam_with_beta1_0_moves_only_rows_with_a_gradient():
-    at = page("pages/7_compare.py")
+    at = page("pages/08_compare.py")
     at.multiselect(key="compare_optimizers").set_value(["adam", "sgd"]).run()
     at.number_input(key="compare_beta1_adam").set_value(0.0).run()
     at.button(key="compare_step_10").click().run()

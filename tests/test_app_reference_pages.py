@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import reference_figures
+from core import TrainConfig
+from serve import memory
+from serve.memory import Registry
+from ui.figures import lookup, scale
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,7 +33,7 @@ def metrics_of(at: AppTest) -> dict[str, str]:
 
 
 def test_lookup_page_shows_lookup_equals_one_hot_matmul_on_this_run():
-    at = page("pages/5_lookup.py", {"vocab_size": "300", "dim": "12", "init": "small_normal"})
+    at = page("pages/05_lookup.py", {"vocab_size": "300", "dim": "12", "init": "small_normal"})
     metrics = metrics_of(at)
     assert float(metrics["max |emb(x) − one_hot(x) @ W|"]) == 0.0
     assert float(metrics["max gradient difference"]) == 0.0
@@ -62,7 +65,7 @@ def independent_lookup(weight: np.ndarray, ids: np.ndarray, dy: np.ndarray, max_
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_lookup_page_uses_the_users_own_layer_with_padding_idx_and_max_norm(optimizer):
     query = {"vocab_size": "60", "dim": "16", "padding_idx": "0", "max_norm": "1.5", "optimizer": optimizer}
-    at = page("pages/5_lookup.py", query)
+    at = page("pages/05_lookup.py", query)
     trainer = at.session_state["trainer"]
     trainer.run(10)  # as the Train page's Step x10 does
     at.run()
@@ -86,7 +89,7 @@ def test_lookup_page_uses_the_users_own_layer_with_padding_idx_and_max_norm(opti
 
 
 def test_scale_page_lists_published_tables_and_measures_a_dimension_sweep():
-    at = page("pages/6_scale.py", {"vocab_size": "60", "dim": "16"})
+    at = page("pages/06_scale.py", {"vocab_size": "60", "dim": "16"})
     table = at.dataframe[0].value
     assert "GPT-2 small" in set(table["model"]) and "Llama 3 405B" in set(table["model"])
     assert table.iloc[0]["table V × D"] == "960"  # the user's run comes first
@@ -104,8 +107,29 @@ def test_scale_page_lists_published_tables_and_measures_a_dimension_sweep():
     assert any("Loss" in c.value and "at D=64" in c.value for c in at.caption)
 
 
+def test_the_scale_sweep_is_charged_to_the_server_and_refused_when_it_does_not_fit(monkeypatch):
+    run_bytes = TrainConfig(vocab_size=60, dim=16).memory_bytes()
+    reg = Registry(budget=10 * 1024**3)
+    monkeypatch.setattr(memory, "_registry", reg)
+    at = page("pages/06_scale.py", {"vocab_size": "60", "dim": "16"})
+    assert reg.held == run_bytes
+    at.button(key="scale_measure").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    sweep = at.session_state["cache"]["sweep"]
+    assert reg.held == run_bytes + sweep.plan.peak_bytes  # charged like Compare's runs
+
+    small = Registry(budget=run_bytes + 1)  # room for the sidebar's run only
+    monkeypatch.setattr(memory, "_registry", small)
+    at = page("pages/06_scale.py", {"vocab_size": "60", "dim": "16"})
+    at.button(key="scale_measure").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "memory budget" in " ".join(e.value for e in at.error)
+    assert "sweep" not in at.session_state["cache"] and small.held == run_bytes
+    assert at.button(key="scale_measure")  # Measure stays, to try again
+
+
 def test_scale_table_counts_a_tied_model_from_its_parameters():
-    at = page("pages/6_scale.py", {"vocab_size": "100", "dim": "8", "tie_weights": "true"})
+    at = page("pages/06_scale.py", {"vocab_size": "100", "dim": "8", "tie_weights": "true"})
     row = at.dataframe[0].value.iloc[0]
     trainer = at.session_state["trainer"]
     n_params = sum(p.numel() for p in trainer.model.parameters())
@@ -114,7 +138,7 @@ def test_scale_table_counts_a_tied_model_from_its_parameters():
 
 
 def test_scale_sweep_at_a_huge_batch_is_shrunk_with_a_message_and_can_be_stopped():
-    at = page("pages/6_scale.py", {"vocab_size": "5000", "dim": "16", "batch_size": "16384"})
+    at = page("pages/06_scale.py", {"vocab_size": "5000", "dim": "16", "batch_size": "16384"})
     info = " ".join(i.value for i in at.info)
     assert "Your batch of 16,384" in info and "batches of" in info
     at.button(key="scale_measure").click().run()
@@ -137,13 +161,13 @@ def test_one_hot_product_figure_multiplies_out_to_the_rows_it_shows():
     weight = rng.normal(size=(10, 3))
     ids = np.array([2, 7, 2])
     one_hot = np.eye(10)[ids]
-    fig = reference_figures.one_hot_product(one_hot, weight, weight[ids], ["a", "b", "a"])
+    fig = lookup.one_hot_product(one_hot, weight, weight[ids], ["a", "b", "a"])
     z = [np.asarray(trace.z) for trace in fig.data]
     np.testing.assert_allclose(z[0] @ z[1], z[2])
 
 
 def test_table_sizes_figure_highlights_the_users_run():
-    fig = reference_figures.table_sizes(["you", "GPT-2 small"], [960, 38_597_376], "you")
+    fig = scale.table_sizes(["you", "GPT-2 small"], [960, 38_597_376], "you")
     bar = fig.data[0]
     assert list(bar.y) == [960, 38_597_376]
     assert bar.marker.color[0] != bar.marker.color[1]
@@ -151,10 +175,10 @@ def test_table_sizes_figure_highlights_the_users_run():
 
 
 @pytest.mark.parametrize("query", [{"vocab_size": "10001"}, {"vocab_size": "50257", "dim": "768"}])
-@pytest.mark.parametrize("script", ["pages/5_lookup.py", "pages/6_scale.py"])
+@pytest.mark.parametrize("script", ["pages/05_lookup.py", "pages/06_scale.py"])
 def test_reference_pages_render_at_big_vocabularies(script, query):
     at = page(script, query)
-    if script == "pages/5_lookup.py":
+    if script == "pages/05_lookup.py":
         metrics = metrics_of(at)
         v, d = int(query["vocab_size"]), int(query.get("dim", 16))
         assert metrics["multiply-adds"] == f"0 vs {64 * v * d:,}"

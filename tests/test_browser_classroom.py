@@ -20,7 +20,7 @@ from browser_support import (  # noqa: E402
 )
 from playwright.sync_api import expect  # noqa: E402
 
-from core.presets import PRESETS  # noqa: E402
+from core.lessons import LESSONS  # noqa: E402
 
 pytestmark = browser_marks()
 
@@ -35,9 +35,9 @@ def page(browser):
     page.context.close()
 
 
-@pytest.mark.parametrize("key", list(PRESETS))
+@pytest.mark.parametrize("key", list(LESSONS))
 def test_every_lesson_link_starts_its_lesson(server, page, key):
-    preset = PRESETS[key]
+    preset = LESSONS[key]
     open_page(page, server.url(f"/lessons?lesson={key}"), timeout=FIRST_LOAD_MS)
     wait_idle(page, FIRST_LOAD_MS)
     assert_no_exception(page)

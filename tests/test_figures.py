@@ -1,4 +1,4 @@
-"""Figure builders and the derivations behind them, checked on their data (independently computed)."""
+"""Figure builders, checked on their data (independently computed); the derivations behind them: test_core_rows.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from core import TrainConfig, Trainer
-from ui import analysis, figures
-from ui.params import parse_query, parse_value, to_query
+from core.captions import mask_caption, mask_title
+from core.rows import GradientGroups, move_parts, update_raster
+from ui.figures import masks, style, train, updates
+from ui.links import parse_query, parse_value, to_query
 
 
 @pytest.fixture(scope="module")
@@ -17,23 +19,6 @@ def run():
     trainer = Trainer(TrainConfig(vocab_size=40, dim=6, optimizer="adam", batch_size=32, seed=1))
     trainer.run(12)
     return trainer
-
-
-def test_row_gradient_is_the_sum_of_its_contributions_and_matches_the_trainer(run):
-    rec = run.history[-1]
-    rows, grads = analysis.row_gradients(rec.input_ids, rec.output_grad)
-    assert set(rows.tolist()) == set(np.flatnonzero(rec.token_counts).tolist())
-    for row, grad in zip(rows, grads, strict=True):
-        _, contribs = analysis.contributions(rec.input_ids, rec.output_grad, row)
-        assert len(contribs) == rec.token_counts[row]
-        assert np.allclose(grad, contribs.sum(axis=0))
-    assert np.allclose(np.linalg.norm(grads, axis=1), rec.grad_norm[rows], rtol=1e-4, atol=1e-7)
-
-
-def test_padding_row_gets_no_gradient():
-    ids = np.array([0, 1, 0, 2])
-    rows, grads = analysis.row_gradients(ids, np.ones((4, 3)), padding_idx=0)
-    assert np.all(grads[rows == 0] == 0) and np.all(grads[rows == 1] == 1)
 
 
 def _record(**fields):
@@ -55,57 +40,26 @@ def test_split_bars_stack_signed_parts_that_add_up_to_the_move():
         move_grad=np.array([3.0, 0.0, 0.0]), move_state=np.array([-1.0, 0.0, 0.0]),
         move_decay=np.array([0.0, 0.5, 0.0]),
     )  # fmt: skip
-    parts = analysis.move_parts(rec, "sgd")
+    parts = move_parts(rec, "sgd")
     assert [name for _, name, _ in parts] == ["from its gradient", "optimizer state (momentum)", "weight decay"]
-    fig = figures.update_split_bars(np.arange(3), list("abc"), parts, "t")
+    fig = updates.update_split_bars(np.arange(3), list("abc"), parts, "t")
     assert fig.layout.barmode == "relative"  # a part that pulled against the move is drawn below zero
     heights = np.array([np.asarray(t.y, dtype=float) for t in fig.data])
     np.testing.assert_allclose(heights.sum(axis=0), [2.0, 0.5, 0.0])
     assert heights[1, 0] == -1.0
 
 
-def test_split_names_only_the_parts_present_and_weight_decay_is_never_state():
-    sgd_wd = _record(update_norm=np.array([1.0, 0.1]), grad_norm=np.array([1.0, 0.0]),
-                     move_grad=np.array([0.99, 0.0]), move_decay=np.array([0.01, 0.1]))  # fmt: skip
-    assert [k for k, _, _ in analysis.move_parts(sgd_wd, "sgd")] == ["grad", "decay"]
-    caption = analysis.move_caption(sgd_wd, "SGD", "sgd", 2)
-    assert "1 of them got no gradient this step and moved anyway: 1 by weight decay." in caption
-    assert "state" not in caption
-    renorm = _record(update_norm=np.array([1.0, 0.0]), grad_norm=np.array([1.0, 0.0]),
-                     move_grad=np.array([0.2, 0.0]), move_renorm=np.array([0.8, 0.0]))  # fmt: skip
-    assert [n for _, n, _ in analysis.move_parts(renorm, "sgd")] == [
-        "from its gradient",
-        "max_norm rescale (forward pass)",
-    ]
-    assert "Every row that moved got a gradient of its own" in analysis.move_caption(renorm, "SGD", "sgd", 2)
-    adam = _record(update_norm=np.array([1.0, 0.3, 0.2]), grad_norm=np.array([1.0, 0.0, 0.0]),
-                   move_grad=np.array([0.6, 0.0, 0.0]), move_state=np.array([0.4, 0.3, 0.2]))  # fmt: skip
-    assert analysis.move_parts(adam, "adam")[1][1] == "optimizer state (Adam's moment estimates)"
-    assert "2 of them got no gradient this step and moved anyway: 2 by optimizer state (Adam's moment estimates)." in (
-        analysis.move_caption(adam, "Adam", "adam", 3)
-    )
-
-
-def test_float_rounding_in_a_part_is_not_a_part():
-    rec = _record(update_norm=np.array([1.0, 0.5]), grad_norm=np.array([1.0, 0.0]),
-                  move_grad=np.array([1.0, 1e-9]), move_state=np.array([0.0, 0.5]))  # fmt: skip
-    assert [k for k, _, _ in analysis.move_parts(rec, "adam")] == ["grad", "state"]
-    only_grad = _record(update_norm=np.array([1.0]), grad_norm=np.array([1.0]), move_grad=np.array([1.0]),
-                        move_state=np.array([1e-12]))  # fmt: skip
-    assert [k for k, _, _ in analysis.move_parts(only_grad, "sgd")] == ["grad"]
-
-
 def test_mask_groups_come_from_the_gradient_not_the_row_id():
     # tied head + padding_idx 0: row 0 looked up, its lookup gradient dropped, yet the head gives it one
     rec = _record(token_counts=np.array([2, 1, 0, 0]), grad_norm=np.array([0.3, 1.0, 0.2, 0.1]))
     rec.head_grad_norm = None
-    groups = analysis.GradientGroups.of(rec, padding_idx=0)
+    groups = GradientGroups.of(rec, padding_idx=0)
     assert [k for k, _, _ in groups.named()] == ["looked_up_grad", "grad_not_looked_up"]
-    assert analysis.mask_title(3, groups) == "Step 3: all 4 rows got a gradient: the tied head reaches every row"
-    caption = analysis.mask_caption(groups, 3)
+    assert mask_title(3, groups) == "Step 3: all 4 rows got a gradient: the tied head reaches every row"
+    caption = mask_caption(groups, 3)
     assert "Of the 4 rows, 2 were looked up and got a gradient; 2 were not looked up but got a gradient" in caption
     assert "padding_idx blocks only the lookup's gradient" in caption
-    fig = figures.grad_mask_bars(np.arange(4), list("abcd"), rec.token_counts, groups.named(), "t")
+    fig = masks.grad_mask_bars(np.arange(4), list("abcd"), rec.token_counts, groups.named(), "t")
     assert [t.name for t in fig.data] == [
         "looked up, got a gradient",
         "not looked up, got a gradient (through the tied head)",
@@ -113,29 +67,11 @@ def test_mask_groups_come_from_the_gradient_not_the_row_id():
     assert [np.asarray(t.x).tolist() for t in fig.data] == [[0, 1], [2, 3]]
 
 
-def test_padding_caption_adds_up_to_the_vocabulary():
-    # untied, padding_idx 0 looked up: 3 rows looked up, 2 with a gradient; 57 rows untouched: 60 in all
-    counts = np.zeros(60, dtype=np.int32)
-    counts[[0, 5, 9]] = [30, 20, 14]
-    grad = np.zeros(60)
-    grad[[5, 9]] = 1.0
-    groups = analysis.GradientGroups.of(_record(token_counts=counts, grad_norm=grad), padding_idx=0)
-    caption = analysis.mask_caption(groups, 64)
-    assert caption.startswith("64 lookups of 3 distinct tokens. Of the 60 rows, 2 were looked up and got a gradient;")
-    assert "1 was looked up but got a gradient of 0 (the padding row" in caption
-    assert "57 were neither" in caption  # 2 + 1 + 57 = 60
-    assert (
-        analysis.mask_title(3, groups)
-        == "Step 3: 2 of 60 rows got a gradient: the 2 looked up (1 looked-up row got none)"
-    )
-    assert [n for _, n, _ in groups.named()][1] == "looked up, gradient 0 (padding_idx drops it)"
-
-
 def test_mask_figure_marks_exactly_the_rows_with_a_gradient(run):
     rec = run.history[-1]
     rows = np.arange(40)
-    groups = analysis.GradientGroups.of(rec, None)
-    fig = figures.grad_mask_bars(rows, [str(r) for r in rows], rec.token_counts, groups.named(), "t")
+    groups = GradientGroups.of(rec, None)
+    fig = masks.grad_mask_bars(rows, [str(r) for r in rows], rec.token_counts, groups.named(), "t")
     got = {trace.name: set(np.asarray(trace.x).tolist()) for trace in fig.data}
     assert got["looked up, got a gradient"] == set(np.flatnonzero(rec.grad_norm > 0).tolist())
     assert got["not looked up, no gradient"] == set(
@@ -144,97 +80,30 @@ def test_mask_figure_marks_exactly_the_rows_with_a_gradient(run):
     assert len(got) == 2  # untied, no padding: the other two groups are empty and not in the legend
 
 
-def test_default_token_is_the_most_used_real_token():
-    vocab = ["<pad>", "<unk>", "cat", "dog"]
-    assert analysis.default_token(np.array([0, 1, 3, 2]), vocab, padding_idx=0) == 3
-    assert analysis.default_token(np.array([1, 2]), ["a", "<unk>", "b"], padding_idx=None) == 2
-    assert analysis.default_token(np.array([0]), vocab, padding_idx=0) == 0  # nothing else was looked up
-
-
-def test_contributions_of_the_padding_row_are_shown_dropped():
-    contribs = np.ones((3, 2))
-    rec = _record(grad_norm=np.array([0.0, 1.0]))
-    story = analysis.contribution_story(rec, 0, contribs, padding_idx=0)
-    assert not story.sum_row.any() and "padding_idx drops" in story.sum_label
-    assert "gradient norm for this row: 0." in story.caption
-    rec.head_grad_norm = None  # tied: the head's part is the whole gradient of the padding row
-    rec.grad_norm = np.array([0.25, 1.0])
-    assert "is 0.25, all of it from the tied head" in analysis.contribution_story(rec, 0, contribs, 0).caption
-    tied = analysis.contribution_story(rec, 1, contribs, 0)
-    assert tied.sum_label == "sum = lookup's part"
-    assert f"norm {np.linalg.norm([3, 3]):.3g}" in tied.caption and "norm 1." in tied.caption
-
-
-def test_loss_warning_only_when_the_loss_stays_above_the_blind_guess():
-    blind = np.log(50_257)
-    rising = analysis.loss_warning([11.3, 29.8, 41.6], 50_257, 0.05, "normal")
-    assert rising.startswith(f"The loss rose from 11.3 to 41.6, above the blind guess ln V = {blind:.2f}")
-    assert "(now 0.05; e.g. 0.005)" in rising and "small_normal" in rising
-    assert analysis.loss_warning([11.3], 50_257, 0.05, "normal") is None  # one step says nothing yet
-    assert analysis.loss_warning([4.6, 4.0, 3.5], 60, 0.05, "normal") is None  # below ln 60 = 4.09
-    assert analysis.loss_warning([4.64, 4.31, 4.26], 60, 0.05, "normal") is None  # above, but falling
-    stuck = [18.0 - 0.1 * i for i in range(25)]  # falls, but stays above ln 60 for 25 steps
-    stuck_big = analysis.loss_warning(stuck, 60, 0.5, "normal")
-    assert "is still above the blind guess ln V = 4.09 after 25 steps" in stuck_big
-    assert "Try the small_normal init" in stuck_big  # falling but stuck: the N(0, 1) init, not the step size
-    stuck_small = analysis.loss_warning(stuck, 60, 0.5, "small_normal")
-    assert "small_normal" not in stuck_small and "Try a smaller learning rate (now 0.5; e.g. 0.05)" in stuck_small
-
-
 def test_raster_is_rows_by_kept_steps_and_bins_long_histories(run):
     rows = np.arange(40)
-    matrix, steps = analysis.update_raster(list(run.history), rows)
+    matrix, steps = update_raster(list(run.history), rows)
     assert matrix.shape == (40, len(run.history)) and steps.tolist() == run.history.steps
     assert np.allclose(matrix[:, -1], run.history[-1].update_norm)
-    binned, bin_steps = analysis.update_raster(list(run.history), rows, max_cols=5)
+    binned, bin_steps = update_raster(list(run.history), rows, max_cols=5)
     assert binned.shape == (40, 5) and bin_steps[0] == run.history.steps[0]
-    fig = figures.update_raster(matrix, [str(r) for r in rows], steps, "t")
+    fig = updates.update_raster(matrix, [str(r) for r in rows], steps, "t")
     z = np.asarray(fig.data[0].z, dtype=float)
     assert z.shape == (40, len(run.history))
     assert np.array_equal(np.isnan(z), matrix == 0)  # a row that did not move is a blank cell
 
 
-def test_moved_without_gradient_counts(run):
-    steps, counts = analysis.moved_without_gradient(list(run.history))
-    expected = [int((r.updated_mask & ~r.grad_mask).sum()) for r in run.history]
-    assert counts.tolist() == expected and steps.tolist() == run.history.steps
-
-
 def test_contributions_heatmap_last_row_is_the_sum():
     contribs = np.arange(12, dtype=float).reshape(3, 4)
-    fig = figures.contributions_heatmap(contribs, np.array([1, 5, 9]), "cat")
+    fig = masks.contributions_heatmap(contribs, np.array([1, 5, 9]), "cat")
     z = np.asarray(fig.data[0].z)
     assert z.shape == (4, 4) and np.allclose(z[-1], contribs.sum(axis=0))
-    dropped = figures.contributions_heatmap(contribs, np.array([1, 5, 9]), "<pad>", np.zeros(4), "row gradient = 0")
+    dropped = masks.contributions_heatmap(contribs, np.array([1, 5, 9]), "<pad>", np.zeros(4), "row gradient = 0")
     assert not np.asarray(dropped.data[0].z)[-1].any() and list(dropped.data[0].y)[-1] == "row gradient = 0"
 
 
-def test_sample_rows_keeps_the_asked_rows_and_caps_the_count():
-    assert analysis.sample_rows(50).tolist() == list(range(50))
-    rows = analysis.sample_rows(50_257, max_rows=200, keep=np.array([7, 49_999]))
-    assert len(rows) <= 200 and {7, 49_999} <= set(rows.tolist()) and np.all(np.diff(rows) > 0)
-
-
-@pytest.mark.parametrize("keep", [None, [], np.array([]), np.array([3.0, 9.0]), np.arange(300)])
-@pytest.mark.parametrize("n_rows", [50, 10_001, 50_257])
-def test_sample_rows_is_always_an_integer_index(n_rows, keep):
-    rows = analysis.sample_rows(n_rows, keep=keep)
-    assert rows.dtype == np.int64 and len(rows) == min(n_rows, analysis.MAX_ROWS)
-    np.arange(n_rows)[rows]  # a float array would raise IndexError here, as it did on Embedding space
-
-
-def test_raster_samples_rows_that_moved_at_large_vocabularies():
-    movement = np.zeros(10_001)
-    movement[[5, 77, 9_000]] = 1.0
-    freq = np.arange(10_001)[::-1].copy()
-    rows = analysis.raster_rows(movement, freq)
-    assert rows.tolist() == [5, 77, 9_000]  # never-moved rows would be blank lines
-    small = analysis.raster_rows(np.zeros(40), np.arange(40))
-    assert sorted(small.tolist()) == list(range(40)) and small[0] == 39  # all rows, most frequent first
-
-
 def test_frequency_vs_movement_uses_plain_ticks():
-    fig = figures.frequency_vs_movement(np.array([1, 100]), np.array([1e-3, 2.0]), ["a", "b"], np.array([0, 0]),
+    fig = updates.frequency_vs_movement(np.array([1, 100]), np.array([1e-3, 2.0]), ["a", "b"], np.array([0, 0]),
                                         ["c"], "t")  # fmt: skip
     assert fig.layout.yaxis.exponentformat != "SI" and fig.layout.yaxis.tickformat == "~g"
     assert fig.layout.xaxis.tickformat == ","
@@ -243,30 +112,14 @@ def test_frequency_vs_movement_uses_plain_ticks():
 def test_weight_heatmap_strip_marks_used_and_padding():
     used = np.array([True, False, False, True])
     padding = np.array([False, False, True, False])
-    fig = figures.weight_heatmap(np.zeros((4, 3)), list("abcd"), used, padding, "t")
+    fig = train.weight_heatmap(np.zeros((4, 3)), list("abcd"), used, padding, "t")
     assert np.asarray(fig.data[0].z).ravel().tolist() == [1, 0, 2, 1]
 
 
-def test_same_spread_keeps_each_frames_shape_and_fills_the_same_radius():
-    rng = np.random.default_rng(0)
-    wide = rng.normal(size=(30, 2)) * 5 + 3
-    coords = np.stack([wide, wide * 0.01 - 7])  # a frame that shrank 100-fold and drifted
-    coords[1, 4] = np.nan  # a row that was not laid out
-    out = analysis.same_spread(coords)
-    for frame in out:
-        radius = np.sqrt(np.nanmean(np.sum((frame - np.nanmean(frame, axis=0)) ** 2, axis=1)))
-        assert radius == pytest.approx(1.0)
-    ok = ~np.isnan(coords[1, :, 0])
-    d0 = np.linalg.norm(coords[1, ok][:, None] - coords[1, ok][None], axis=2)
-    d1 = np.linalg.norm(out[1, ok][:, None] - out[1, ok][None], axis=2)
-    np.testing.assert_allclose(d1 / d1.max(), d0 / d0.max(), atol=1e-12)  # distance ratios unchanged
-    assert np.isnan(out[1, 4]).all()
-
-
 def test_palette_is_okabe_ito_and_fonts_are_readable(run):
-    fig = figures.loss_curve(np.arange(3), np.ones(3), 1)
+    fig = train.loss_curve(np.arange(3), np.ones(3), 1)
     assert fig.layout.font.size >= 14 and fig.layout.title.font.size >= 14
-    assert figures.category_colour(0) == "#E69F00" and figures.category_colour(-1) == figures.NO_CATEGORY
+    assert style.category_colour(0) == "#E69F00" and style.category_colour(-1) == style.NO_CATEGORY
 
 
 def test_query_params_round_trip():
@@ -292,20 +145,7 @@ def test_parse_value_refuses_with_a_message(field, raw):
 
 def test_sampled_rows_get_evenly_spaced_slots_in_row_order():
     rows = np.array([3, 500, 9_000])
-    fig = figures.update_split_bars(rows, ["a", "b", "c"], [("grad", "from its gradient", np.ones(3))], "t")
+    fig = updates.update_split_bars(rows, ["a", "b", "c"], [("grad", "from its gradient", np.ones(3))], "t")
     assert fig.layout.xaxis.type == "category" and list(fig.layout.xaxis.categoryarray) == [3, 500, 9_000]
-    whole = figures.grad_mask_bars(np.arange(4), list("abcd"), np.ones(4), [("neither", "n", np.ones(4, bool))], "t")
+    whole = masks.grad_mask_bars(np.arange(4), list("abcd"), np.ones(4), [("neither", "n", np.ones(4, bool))], "t")
     assert whole.layout.xaxis.type in (None, "-", "linear")  # every row: a plain numeric axis
-
-
-def test_sample_note_says_how_many_of_the_wanted_rows_are_shown():
-    wanted = np.zeros(1000, dtype=bool)
-    wanted[[3, 7]] = True
-    rows = analysis.sample_rows(1000, keep=np.flatnonzero(wanted))
-    assert analysis.sample_note(rows, 1000, wanted, "looked-up") == (
-        " Showing 200 of 1,000 rows: every looked-up row, plus a sample of the others."
-    )
-    wanted[:300] = True  # more than fit: say how many made it in
-    rows = analysis.sample_rows(1000, keep=np.flatnonzero(wanted))
-    assert analysis.sample_note(rows, 1000, wanted, "moved") == " Showing 200 of 1,000 rows: 200 of the 300 moved rows."
-    assert analysis.sample_note(np.arange(5), 5, wanted[:5], "moved") == ""

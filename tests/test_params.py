@@ -1,5 +1,5 @@
-"""Reading a teacher's link: strict numbers, every field, and values shown back without markdown (ui.params,
-ui.text)."""
+"""Reading a teacher's link: strict numbers, every field, and values shown back without markdown (ui.links,
+ui.display)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import TrainConfig  # noqa: E402
-from ui.params import (  # noqa: E402
+from ui.display import WORD_JOINER, md_escape  # noqa: E402
+from ui.links import (  # noqa: E402
     BOOL_FIELDS,
     CHOICE_FIELDS,
     FLOAT_FIELDS,
@@ -25,7 +26,6 @@ from ui.params import (  # noqa: E402
     parse_value,
     to_query,
 )
-from ui.text import WORD_JOINER, md_escape  # noqa: E402
 
 NUMERIC = (*INT_FIELDS, *FLOAT_FIELDS, *OPTIONAL_INT_FIELDS, *OPTIONAL_FLOAT_FIELDS)
 

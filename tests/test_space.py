@@ -13,12 +13,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.metrics import chance_purity
-from ui import space_figures
+from ui.figures import space, style
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["EMBEDDING_EXPLORER_NO_UMAP_WARMUP"] = "1"  # PCA while UMAP is cold: no numba JIT in these tests
-PAGE = "pages/4_embedding_space.py"
+PAGE = "pages/04_embedding_space.py"
 TEXT = "the cat sat on the mat . the dog sat on the log . a cat and a dog met on a mat ."
 
 
@@ -57,29 +57,29 @@ def test_own_text_gets_grey_labelled_points_and_no_category_claim():
     assert "coloured by category" not in title and "no categories" in title
     (points,) = spec["data"]
     assert "text" in points["mode"]  # V = 60 points: each labelled with its word
-    assert sorted(points["text"]) == sorted(space_figures.plain(w) for w in trainer.vocab)
+    assert sorted(points["text"]) == sorted(style.plain(w) for w in trainer.vocab)
     assert "&lt;unk&gt;" in points["text"] or "&lt;pad&gt;" in points["text"]  # shown, not eaten as a tag
     assert any("every point is grey" in c.value for c in at.caption)
     assert any("no purity to measure" in i.value for i in at.info)
 
 
 def test_shown_rows_are_int_and_stay_among_the_rows_the_layout_placed():
-    rows = space_figures.shown_rows(10_001, 2000, None, [])
+    rows = space.shown_rows(10_001, 2000, None, [])
     assert rows.dtype == np.int64 and len(rows) == 2000  # indexing with it works (float index arrays raise)
     laid_out = np.sort(np.random.default_rng(0).choice(10_001, 5000, replace=False))
     trail = [int(laid_out[7]), int(laid_out[4000])]
-    rows = space_figures.shown_rows(10_001, 2000, laid_out, trail)
+    rows = space.shown_rows(10_001, 2000, laid_out, trail)
     assert rows.dtype == np.int64 and len(rows) == 2000
     assert np.isin(rows, laid_out).all() and set(trail) <= set(rows.tolist())
     assert np.all(np.diff(rows) > 0)
-    np.testing.assert_array_equal(space_figures.shown_rows(60, 2000, None, [3]), np.arange(60))
+    np.testing.assert_array_equal(space.shown_rows(60, 2000, None, [3]), np.arange(60))
 
 
 def test_scatter_title_says_coloured_by_category_only_when_rows_have_one():
-    assert "coloured by category" in space_figures.scatter_title("PCA", 60, 60, 5, np.array([0, 1, 2]))
-    mixed = space_figures.scatter_title("PCA", 60, 60, 5, np.array([0, -1]))
+    assert "coloured by category" in space.scatter_title("PCA", 60, 60, 5, np.array([0, 1, 2]))
+    mixed = space.scatter_title("PCA", 60, 60, 5, np.array([0, -1]))
     assert "grey: no category" in mixed
-    none = space_figures.scatter_title("UMAP", 2000, 10_001, 1, -np.ones(5, dtype=int))
+    none = space.scatter_title("UMAP", 2000, 10_001, 1, -np.ones(5, dtype=int))
     assert "coloured by category" not in none
     assert none == "UMAP of 2,000 of 10,001 rows at 1 kept step (no categories: grey points)"
 
@@ -89,7 +89,7 @@ def test_trails_have_their_own_colour_and_their_label_rides_the_head_in_every_fr
     coords = rng.standard_normal((4, 30, 2))  # (F, N, 2)
     labels = [f"w{i}" for i in range(30)]
     cats = np.arange(30) % 3
-    fig = space_figures.embedding_animation(coords, [0, 5, 10, 15], labels, cats, ["a", "b", "c"], trail_rows=[4, 9])
+    fig = space.embedding_animation(coords, [0, 5, 10, 15], labels, cats, ["a", "b", "c"], trail_rows=[4, 9])
     assert len(fig.frames) == 4
     for f, frame in enumerate(fig.frames):
         paths = [t for t in frame.data if t.name.startswith("trail: ")]
@@ -107,7 +107,7 @@ def test_trails_have_their_own_colour_and_their_label_rides_the_head_in_every_fr
             assert head.marker.color == path.line.color
     points = [t for t in fig.data if t.name in ("a", "b", "c")]
     assert sum(len(t.x) for t in points) == 30 and all("text" in t.mode for t in points)
-    many = space_figures.embedding_animation(
+    many = space.embedding_animation(
         rng.standard_normal((1, 61, 2)), [0], [str(i) for i in range(61)], np.zeros(61, int), ["a"]
     )
     assert many.data[0].mode == "markers" and len(many.data[0].text) == 61  # hover only above 60 points
@@ -116,7 +116,7 @@ def test_trails_have_their_own_colour_and_their_label_rides_the_head_in_every_fr
 def test_animation_in_3d_and_with_rows_not_laid_out():
     coords = np.random.default_rng(1).standard_normal((2, 20, 3))
     coords[:, 5] = np.nan  # a row outside UMAP's sample
-    fig = space_figures.embedding_animation(coords, [0, 1], list("abcdefghijklmnopqrst"), np.zeros(20, int), ["x"])
+    fig = space.embedding_animation(coords, [0, 1], list("abcdefghijklmnopqrst"), np.zeros(20, int), ["x"])
     assert fig.data[0].type == "scatter3d"
     assert all(np.isfinite(fig.layout.scene.xaxis.range))
 
@@ -131,7 +131,7 @@ def test_chance_purity_is_the_share_of_other_rows_in_the_same_category():
 
 
 def test_purity_curve_draws_the_values_and_the_chance_it_is_given():
-    fig = space_figures.purity_curve(np.array([0, 4, 8]), np.array([0.2, 0.5, 0.9]), 0.27, 8)
+    fig = space.purity_curve(np.array([0, 4, 8]), np.array([0.2, 0.5, 0.9]), 0.27, 8)
     np.testing.assert_allclose(np.asarray(fig.data[0].y), [0.2, 0.5, 0.9])
     assert fig.layout.annotations[0].text == "chance 27%"
     assert [s.y0 for s in fig.layout.shapes if s.type == "line" and s.y0 == s.y1] == [0.27]

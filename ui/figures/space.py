@@ -1,10 +1,5 @@
-"""Figures of the Embedding space page, as pure functions of numbers and labels (no Streamlit).
-
-`embedding_animation`: the table's rows laid out over the kept frames, one trace per category present, text
-labels on the points when few enough, and one coloured, labelled trail per chosen row whose label rides on the
-trail's head in every frame. `purity_curve`: kNN category purity over the kept frames. `scatter_title` says what
-the scatter shows, from the data it is given (no "coloured by category" where no shown row has one).
-"""
+"""Figures of the Embedding space page: the table's rows laid out over the kept frames (with trails for chosen
+rows), the rows shown and the scatter's title, and kNN category purity."""
 
 from __future__ import annotations
 
@@ -13,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.analysis import sample_rows
-from ui.figures import FONT_SIZE, NO_CATEGORY, PADDING, USED, _style, category_colour
+from core.rows import sample_rows
+from ui.figures.style import FONT_SIZE, NO_CATEGORY, PADDING, USED, category_colour, plain, style
 
 MAX_TEXT_LABELS = 60  # points drawn with their word beside them; more only show it on hover
 # Trails: each its own colour and dash, so two trails stay apart even over points of the same colour.
@@ -32,16 +27,6 @@ def shown_rows(n_rows: int, max_points: int, laid_out: np.ndarray | None, trail:
     where = np.searchsorted(laid_out, trail)
     found = where[(where < len(laid_out)) & (laid_out[np.minimum(where, len(laid_out) - 1)] == trail)]
     return laid_out[sample_rows(len(laid_out), max_points, keep=found)]
-
-
-def plain(label: str) -> str:
-    """A token as plotly text: '<' and '>' as entities, so '<pad>' shows instead of being read as a tag."""
-    return str(label).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def trail_style(i: int) -> tuple[str, str]:
-    """(colour, dash) of the i-th trail."""
-    return TRAIL_COLOURS[i % len(TRAIL_COLOURS)], TRAIL_DASHES[i % len(TRAIL_DASHES)]
 
 
 def scatter_title(method: str, n_shown: int, n_rows: int, n_frames: int, categories: np.ndarray) -> str:
@@ -73,14 +58,11 @@ def embedding_animation(
     title: str = "",
     max_text_labels: int = MAX_TEXT_LABELS,
 ) -> go.Figure:
-    """Points (F, N, 2 or 3) animated over the kept frames.
+    """Points (F, N, 2 or 3) animated over the kept frames, `start` shown before Play (default the last).
 
-    Traces, the same in every frame and in this order: one per category present (name "no category" for -1),
-    then per trail row two traces: its path so far (`trail: word`; arrays of length F with the frames after the
-    current one as NaN, so points keep their index through a transition) and its head (one point, text = word).
-    Points carry their word as hover text, and as visible text when there are at most `max_text_labels`.
-    `start` is the frame shown before Play (default the last).
-    """
+    Traces, the same in every frame, in order: one per category present ("no category" for -1), then per trail row
+    its path so far (`trail: word`, length F, the frames after the current one NaN so points keep their index) and
+    its head (one point, text = word). Points show their word as text when at most `max_text_labels`."""
     n_frames, n_points, n_dims = coords.shape
     start = start % n_frames
     categories = np.asarray(categories)
@@ -105,7 +87,7 @@ def embedding_animation(
                 )
             )  # fmt: skip
         for i, row in enumerate(trail_rows):
-            colour, dash = trail_style(i)
+            colour, dash = TRAIL_COLOURS[i % len(TRAIL_COLOURS)], TRAIL_DASHES[i % len(TRAIL_DASHES)]
             path = coords[:, row].astype(float).copy()  # (F, n)
             path[f + 1 :] = np.nan  # not walked yet: same array length in every frame
             out.append(
@@ -156,7 +138,7 @@ def embedding_animation(
                       for s in steps],
         }],
     )  # fmt: skip
-    fig = _style(fig, title, height=600, legend={"itemsizing": "constant", "font": {"size": FONT_SIZE}})
+    fig = style(fig, title, height=600, legend={"itemsizing": "constant", "font": {"size": FONT_SIZE}})
     fig.update_layout(margin={"b": 130})
     return fig
 
@@ -182,5 +164,5 @@ def purity_curve(steps: np.ndarray, purity: np.ndarray, chance: float | None, ma
                       annotation_position="top left", annotation_font_size=FONT_SIZE)  # fmt: skip
     if marked_step is not None:
         fig.add_vline(x=marked_step, line_color=PADDING, line_width=2)
-    return _style(fig, "Category purity of 5 nearest neighbours", height=330,
+    return style(fig, "Category purity of 5 nearest neighbours", height=330,
                   xaxis_title="step", yaxis_title="purity", yaxis_range=[0, 1.02], half=True)  # fmt: skip

@@ -1,17 +1,13 @@
-"""The home page's content (app.py hands it to st.navigation as the default page)."""
+"""The home page (app.py declares it as the default page, url path "home")."""
 
 import streamlit as st
 
-import ui
-from ui import classroom, nav
+import ui.page
+from ui import nav
 
-
-def render() -> None:
-    ui.setup("Home")
-    st.title("Embedding Explorer")
-    classroom.look_for("home")
-    st.markdown(
-        """
+ui.page.setup("home", "Embedding Explorer")
+st.markdown(
+    """
 `torch.nn.Embedding(V, D)` is a table: **one row of D numbers for each of the V tokens**, filled at random
 to begin with. Looking a token up returns its row, exactly `one_hot(token) @ W`, with no activation and no bias.
 Training changes the rows: the loss's gradient reaches **only the rows that were looked up** in the batch
@@ -20,9 +16,9 @@ decides how far each row moves (Adam, momentum and weight decay also move rows t
 
 Choose a table and an optimizer in the sidebar, then start with **Train**:
 """
-    )
-    nav.links()
-    st.caption(
-        "Every setting is in the address bar: share the link and every screen trains the same run "
-        "(a text of your own is not part of the link)."
-    )
+)
+nav.links()
+st.caption(
+    "Every setting is in the address bar: share the link and every screen trains the same run "
+    "(a text of your own is not part of the link)."
+)

@@ -1,0 +1,53 @@
+"""Optimizers side by side: 2 to 4 optimizers train in lockstep from the same table on the same batches."""
+
+import streamlit as st
+
+import ui.page
+from core import captions
+from core.lessons import blind_guess
+from ui import display, session
+from ui.figures import compare
+from ui.widgets import compare as controls
+
+MAX_POINTS = 1000  # rows per PCA panel
+
+ui.page.setup("compare", "Optimizers side by side, on the same batches")
+base = session.cfg()
+configs = controls.members(base)
+run = controls.comparison(configs)
+st.caption(captions.compare_intro(base))
+run = controls.step_buttons(run)
+labels = captions.member_labels(run.configs)
+for i, message in run.diverged.items():
+    st.error(f"{labels[i]}: {message}")
+if run.step_count == 0:
+    st.info("Press **Step**: every optimizer then trains on the same batch.")
+    st.stop()
+
+all_series, V = run.series(), base.vocab_size
+display.chart(compare.compare_loss(labels, all_series, blind_guess(V)))
+st.caption(captions.compare_loss_caption(labels, all_series, blind_guess(V)))
+left, right = st.columns(2)
+with left:
+    display.chart(compare.compare_counts(labels, all_series))
+    st.caption(captions.compare_counts_caption(labels, all_series, *run.grad_masks_agree()))
+with right:
+    display.chart(compare.compare_moved_without_grad(labels, all_series))
+    st.caption(captions.compare_moved_caption(labels, all_series))
+
+vocab = run.members[0].vocab
+row = st.selectbox("Follow one row", run.frequent_rows(), format_func=vocab.__getitem__, key="compare_row")
+trajectories = run.trajectories(row)
+display.chart(compare.compare_row_trajectory(labels, trajectories, vocab[row]))
+st.caption(captions.compare_row_caption(display.md_escape(vocab[row]), labels, trajectories))
+
+frame_steps = run.frame_steps()
+chosen = st.select_slider("PCA at step", frame_steps, value=frame_steps[-1], key="compare_pca_step")
+pca = session.memo("compare_pca", (tuple(run.configs), chosen), lambda: run.pca(chosen, MAX_POINTS), keep=1)
+first = run.members[0]
+title = f"PCA of each optimizer's table after step {chosen}"
+tokens = [vocab[r] for r in pca.rows]
+display.chart(
+    compare.scatter_panels(labels, pca.coords, tokens, first.categories[pca.rows], first.category_names, title)
+)
+st.caption(captions.compare_pca_caption(labels, pca.lengths, len(pca.rows), V))

@@ -1,0 +1,108 @@
+"""Figures of the Compare page (optimizers side by side on the same batches) and the 2-D scatter panels it
+shares with the Export page: one line style per member, so curves that coincide (Adam, AdamW) stay visible."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.compare import Series
+from ui.figures.style import FONT_SIZE, LEGEND_BELOW, OKABE_ITO, category_colour, plain, style
+
+DASHES = ("solid", "dash", "dot", "dashdot")  # members whose curves coincide (Adam, AdamW) stay visible
+
+
+def _member_colour(i: int) -> str:
+    return OKABE_ITO[(i + 3) % len(OKABE_ITO)]  # blue, vermillion, pink, yellow: apart from orange (state)
+
+
+def _member_line(i: int) -> dict:
+    return {"color": _member_colour(i), "width": 2.5, "dash": DASHES[i % len(DASHES)]}
+
+
+def _member_curves(labels: Sequence[str], series: Sequence[Series], field: str) -> go.Figure:
+    fig = go.Figure()
+    for i, (label, s) in enumerate(zip(labels, series, strict=True)):
+        fig.add_trace(go.Scatter(x=s.steps, y=getattr(s, field), mode="lines", name=label, line=_member_line(i)))
+    return fig
+
+
+def compare_loss(labels: Sequence[str], series: Sequence[Series], blind_guess: float) -> go.Figure:
+    """Each member's loss per step on one chart, with ln V (a blind guess) dashed."""
+    fig = _member_curves(labels, series, "loss")
+    fig.add_hline(y=blind_guess, line={"dash": "dash", "color": "#777777"}, annotation_text="ln V: a blind guess")
+    return style(
+        fig, "Loss per step, same batches", height=360, xaxis_title="step", yaxis_title="loss", legend=LEGEND_BELOW
+    )
+
+
+def compare_counts(labels: Sequence[str], series: Sequence[Series]) -> go.Figure:
+    """Per step and member: rows with a gradient (dotted) and rows that moved (solid)."""
+    fig = go.Figure()
+    for i, (label, s) in enumerate(zip(labels, series, strict=True)):
+        colour = _member_colour(i)
+        fig.add_trace(go.Scatter(x=s.steps, y=s.moved_rows, mode="lines", name=f"{label}: moved",
+                                 line={"color": colour, "width": 2.5}))  # fmt: skip
+        fig.add_trace(go.Scatter(x=s.steps, y=s.grad_rows, mode="lines", name=f"{label}: gradient",
+                                 line={"color": colour, "width": 2, "dash": "dot"}))  # fmt: skip
+    return style(
+        fig, "Rows with a gradient (dotted), rows moved", height=380, xaxis_title="step", yaxis_title="rows",
+        legend=LEGEND_BELOW, half=True,
+    )  # fmt: skip
+
+
+def compare_moved_without_grad(labels: Sequence[str], series: Sequence[Series]) -> go.Figure:
+    """Per step and member: how many rows moved although they got no gradient."""
+    return style(
+        _member_curves(labels, series, "moved_without_grad"), "Rows that moved without a gradient", height=360,
+        xaxis_title="step", yaxis_title="rows", legend=LEGEND_BELOW, half=True,
+    )  # fmt: skip
+
+
+def compare_row_trajectory(
+    labels: Sequence[str], trajectories: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], token: str
+) -> go.Figure:
+    """One row's update norm per step under each member; a filled marker where the row had a gradient."""
+    fig = go.Figure()
+    for i, (label, (steps, norms, had_grad)) in enumerate(zip(labels, trajectories, strict=True)):
+        colour = _member_colour(i)
+        marker = {"size": 8, "color": np.where(had_grad, colour, "white"), "line": {"color": colour, "width": 1.5}}
+        fig.add_trace(
+            go.Scatter(x=steps, y=norms, mode="lines+markers", name=label, line=_member_line(i), marker=marker)
+        )
+    title = f"Row '{plain(token)}': how far it moved each step (filled: it had a gradient)"
+    return style(fig, title, height=360, xaxis_title="step", yaxis_title="update norm", legend=LEGEND_BELOW)
+
+
+def scatter_panels(
+    panel_titles: Sequence[str],
+    coords: Sequence[np.ndarray],
+    labels: Sequence[str],
+    categories: np.ndarray,
+    category_names: Sequence[str],
+    title: str,
+) -> go.Figure:
+    """One 2-D scatter per panel (each (N, 2)), points coloured by category, a legend entry per category once."""
+    n = len(coords)
+    fig = make_subplots(rows=1, cols=n, subplot_titles=list(panel_titles), horizontal_spacing=0.04)
+    text = np.asarray(labels, dtype=object)
+    categories = np.asarray(categories)
+    for col, xy in enumerate(coords, start=1):
+        for c in sorted(set(categories.tolist())):
+            mask = categories == c
+            fig.add_trace(
+                go.Scatter(
+                    x=xy[mask, 0], y=xy[mask, 1], mode="markers", text=text[mask],
+                    hovertemplate="%{text}<extra></extra>", name="no category" if c < 0 else category_names[c],
+                    legendgroup=str(c), showlegend=col == 1,
+                    marker={"color": category_colour(c), "size": 8, "line": {"width": 0.5, "color": "white"}},
+                ),
+                row=1, col=col,
+            )  # fmt: skip
+    fig.update_annotations(font_size=FONT_SIZE)
+    fig.update_xaxes(showticklabels=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, zeroline=False)
+    return style(fig, title, height=420, legend={"orientation": "h", "y": -0.05, "x": 0, "yanchor": "top"})

@@ -1,0 +1,47 @@
+"""Figures of the Scale page: token-table sizes from the user's run to Llama 3, and what a wider table buys on
+the user's data (final loss and kNN purity per embedding dimension)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ui.figures.style import FROM_GRADIENT, FROM_STATE, OKABE_ITO, style
+
+
+def _short(n: float) -> str:
+    """960, 38.6M, 2.1B: a bar label that fits above a bar."""
+    for suffix, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{suffix}"
+    return f"{n:.0f}"
+
+
+def table_sizes(names: Sequence[str], params: Sequence[float], highlight: str) -> go.Figure:
+    """Token-table parameters per model, log scale, the user's run highlighted."""
+    colours = [FROM_STATE if n == highlight else FROM_GRADIENT for n in names]
+    fig = go.Figure(go.Bar(x=list(names), y=list(params), marker_color=colours, text=[_short(p) for p in params]))
+    fig.update_traces(textposition="outside", cliponaxis=False, textfont_size=14)
+    fig.update_yaxes(type="log", title_text="parameters in the token table (V × D)")
+    return style(fig, "Token-table size: from your run to Llama 3 405B (log scale)", height=420)
+
+
+def dimension_sweep(dims: Sequence[int], losses: Sequence[float], purities: Sequence[float]) -> go.Figure:
+    """Final loss and kNN purity against the embedding dimension, two y-axes."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Scatter(x=list(dims), y=list(losses), mode="lines+markers", name="final loss", line_color=OKABE_ITO[3]),
+        secondary_y=False,
+    )
+    if not np.all(np.isnan(np.asarray(purities, dtype=float))):
+        purity = go.Scatter(
+            x=list(dims), y=list(purities), mode="lines+markers", name="kNN purity", line_color=OKABE_ITO[0]
+        )
+        fig.add_trace(purity, secondary_y=True)
+        fig.update_yaxes(title_text="kNN category purity", range=[0, 1.05], secondary_y=True)
+    fig.update_xaxes(type="log", title_text="embedding dimension D", tickvals=list(dims))
+    fig.update_yaxes(title_text="loss (lower is better)", secondary_y=False)
+    return style(fig, "What a wider table buys on your data (measured)", height=380)

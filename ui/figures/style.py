@@ -1,0 +1,99 @@
+"""The figures' shared look, for a 1280x800 classroom projector: fonts of 15 px and more, the Okabe-Ito
+colour-blind-safe palette (named for what it marks), cividis for magnitudes, a red-blue scale centred on zero for
+signed values; `style()` sets a figure's title, fonts and margins in one layout update."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000")
+NO_CATEGORY = "#9E9E9E"
+USED, NOT_USED, PADDING = "#0072B2", "#D9D9D9", "#D55E00"
+FROM_GRADIENT, FROM_STATE, FROM_RENORM = "#0072B2", "#E69F00", "#CC79A7"
+MAGNITUDE = "cividis"
+SIGNED = "RdBu_r"
+FONT_SIZE, TITLE_SIZE = 15, 19
+PART_COLOURS = {"grad": FROM_GRADIENT, "state": FROM_STATE, "decay": "#009E73", "renorm": FROM_RENORM}
+LEGEND_BELOW = {"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"}  # a horizontal legend under the chart
+LEGEND_BELOW_ROWS = LEGEND_BELOW | {"y": -0.28, "xanchor": "left"}  # lower: under a row axis and its title
+FULL_WIDTH_CHARS, HALF_WIDTH_CHARS = 64, 30  # title characters that fit a full / half-width chart at 1024 px
+
+
+def category_colour(category: int) -> str:
+    """The colour of a corpus category (grey for -1, no category)."""
+    return NO_CATEGORY if category < 0 else OKABE_ITO[category % len(OKABE_ITO)]
+
+
+def plain(label: str) -> str:
+    """A token as plotly text: '<' and '>' as entities, so '<pad>' shows instead of being read as a tag."""
+    return str(label).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def symmetric(values: np.ndarray) -> float:
+    """The largest absolute value (1 when all are 0): a signed colour scale from -peak to +peak."""
+    peak = float(np.max(np.abs(values))) if np.size(values) else 0.0
+    return peak if peak > 0 else 1.0
+
+
+def row_axis(rows: np.ndarray) -> dict:
+    """An x axis over row ids: linear for consecutive rows, else one evenly spaced slot per shown row (a sample
+    of a big table would be hair-thin bars scattered over 0..V), in row order."""
+    axis = {"title": {"text": "row (token id)"}}
+    rows = np.asarray(rows)
+    if len(rows) > 1 and np.any(np.diff(rows) != 1):
+        axis |= {"type": "category", "categoryorder": "array", "categoryarray": rows.tolist(), "nticks": 12}
+        axis["title"]["text"] = "row (token id), sampled"
+    return axis
+
+
+def wrap_title(text: str, max_chars: int) -> str:
+    """Plotly cuts a title at the chart's edge instead of wrapping it: break it at spaces into lines (<br>)."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > max_chars:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "<br>".join([*lines, line])
+
+
+def style(
+    fig: go.Figure, title: str, height: int = 400, fixed_margin: dict | None = None, half: bool = False, **layout
+) -> go.Figure:
+    """Title, fonts and margins in one layout update of nested dicts: plotly's per-axis and magic-underscore
+    updates cost several ms each, on every Step click. `fixed_margin` turns off plotly.js's automatic margins,
+    which redraw a chart a second time in the browser (a third of the Train page's drawing time): the margins
+    given must then leave room for tick labels, legends and colour bars."""
+    title = wrap_title(title, HALF_WIDTH_CHARS if half else FULL_WIDTH_CHARS)
+    extra = 24 * title.count("<br>")  # room for the title's further lines
+    margin = {"l": 70, "r": 20, "t": 60, "b": 55} | (fixed_margin or {})
+    margin["t"] += extra
+    update = {
+        "title": {"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left"},
+        "font": {"size": FONT_SIZE},
+        "height": height + extra,
+        "margin": margin | {"autoexpand": fixed_margin is None},
+        "legend": {"font": {"size": FONT_SIZE}},
+    }
+    fig.update_layout(_nested(update, layout))
+    return fig
+
+
+_AXIS_PREFIXES = ("xaxis", "yaxis", "legend")
+
+
+def _nested(base: dict, layout: dict) -> dict:
+    """`base` updated with `layout`, whose magic-underscore keys (`xaxis_title="step"`) are turned into nested
+    dicts here: plotly parses each such key on its own, several ms per Step click on the Train page."""
+    for key, value in layout.items():
+        prefix, _, rest = key.partition("_")
+        if prefix in _AXIS_PREFIXES and rest:
+            part = base.setdefault(prefix, {})
+            part[rest] = {"text": value} if rest == "title" and isinstance(value, str) else value
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = base[key] | value
+        else:
+            base[key] = value
+    return base

@@ -1,0 +1,81 @@
+"""Small widgets shared by pages: the step picker that follows the latest step unless moved back, a row's label,
+and the Embedding space page's layout picker."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.layouts import LayoutCache, LayoutError, umap_is_warm
+from core.rows import same_spread
+from ui import session, training
+from ui.display import md_escape
+
+
+def step_picker(steps: list[int], key: str) -> int | None:
+    """A slider over the kept steps that stays on the newest unless moved back. The choice is kept under its own key
+    and written into the slider every run: a new step makes a new widget, which would start at its minimum."""
+    if not steps:
+        return None
+    latest, remembered = steps[-1], session.get(key + "_chosen")
+    following = session.get(key + "_follow", True) or remembered is None or not steps[0] <= remembered <= latest
+    session.put(key, latest if following else remembered)
+    if len(steps) == 1:
+        return latest
+    return st.slider(
+        "Show step", steps[0], latest, key=key, help="Any step the history still keeps.",
+        on_change=_remember, args=(key, latest),
+    )  # fmt: skip
+
+
+def _remember(key: str, latest: int) -> None:
+    """Runs when the user moves the slider, before the rerun: back at the end means follow again."""
+    session.put(key + "_chosen", session.get(key))
+    session.put(key + "_follow", session.get(key) >= latest)
+
+
+def step_or_prompt(steps: list[int], key: str, n: int = 1) -> int:
+    """The chosen step; before any step, a prompt with a button that takes `n` steps, and the page stops."""
+    chosen = step_picker(steps, key)
+    if chosen is not None:
+        return chosen
+    st.info("No step yet: take a few steps on the **Train** page (or press the button).")
+    if st.button("Step" if n == 1 else f"Step ×{n}", key=f"{key}_take"):
+        training.train(n)  # with a progress bar when it takes long
+        st.rerun()
+    st.stop()
+
+
+def row_label(row: int, token: str) -> str:
+    return f"{row} {token}"
+
+
+def layout_picker(frames: list, seed: int, columns) -> tuple[str, object]:
+    """The Embedding space page's Layout radio and 3D toggle (in the first two of `columns`), then the frames laid
+    out, kept per run: (the method used, coords (F, V, C)); PCA while UMAP warms up, a refused layout stops the page."""
+    method = columns[0].radio("Layout", ("PCA", "UMAP"), horizontal=True, key="space_method")
+    n_components = 3 if columns[1].toggle("3D", key="space_3d") else 2
+    used = method
+    if method == "UMAP" and not umap_is_warm():
+        st.info("UMAP is warming up (numba compiles once per server, about a minute). Showing PCA meanwhile.")
+        used = "PCA"
+    caches = session.run_cache().setdefault("layouts", {})
+    cache = caches.setdefault((used, n_components, seed), LayoutCache(used.lower(), n_components, seed))
+    try:
+        with st.spinner(f"Laying out {len(frames)} frames with {used}…"):
+            coords = cache.layouts([w for _, w in frames])
+    except LayoutError as error:
+        st.error(md_escape(error))
+        st.stop()
+    for note in cache.notes:
+        st.caption(note)
+    return used, same_spread(coords)  # shape over size: every frame fills the same axes
+
+
+def trail_picker(frequent: list[int], vocab) -> list[int]:
+    """The Embedding space page's "Trails for" choice, among `frequent` (the rows the layout placed)."""
+    if session.has("space_trail"):  # a token the layout no longer places (UMAP's sample) cannot stay chosen
+        session.put("space_trail", [r for r in session.get("space_trail") if r in frequent])
+    return st.multiselect(
+        "Trails for", frequent, format_func=vocab.__getitem__, max_selections=5, key="space_trail",
+        help="Each chosen token's path over the kept frames, in its own colour, its word at the head.",
+    )  # fmt: skip
