@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from core import TrainConfig, Trainer
@@ -12,6 +13,11 @@ from core.captions import mask_caption, mask_title
 from core.rows import GradientGroups, move_parts, update_raster
 from ui.figures import masks, style, train, updates
 from ui.links import parse_query, parse_value, to_query
+
+
+def read(fig: dict) -> go.Figure:
+    """A page's plain-data figure read through go.Figure, which validates every property of it."""
+    return go.Figure(fig)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,7 @@ def test_split_bars_stack_signed_parts_that_add_up_to_the_move():
     )  # fmt: skip
     parts = move_parts(rec, "sgd")
     assert [name for _, name, _ in parts] == ["from its gradient", "optimizer state (momentum)", "weight decay"]
-    fig = updates.update_split_bars(np.arange(3), list("abc"), parts, "t")
+    fig = read(updates.update_split_bars(np.arange(3), list("abc"), parts, "t"))
     assert fig.layout.barmode == "relative"  # a part that pulled against the move is drawn below zero
     heights = np.array([np.asarray(t.y, dtype=float) for t in fig.data])
     np.testing.assert_allclose(heights.sum(axis=0), [2.0, 0.5, 0.0])
@@ -59,7 +65,7 @@ def test_mask_groups_come_from_the_gradient_not_the_row_id():
     caption = mask_caption(groups, 3)
     assert "Of the 4 rows, 2 were looked up and got a gradient; 2 were not looked up but got a gradient" in caption
     assert "padding_idx blocks only the lookup's gradient" in caption
-    fig = masks.grad_mask_bars(np.arange(4), list("abcd"), rec.token_counts, groups.named(), "t")
+    fig = read(masks.grad_mask_bars(np.arange(4), list("abcd"), rec.token_counts, groups.named(), "t"))
     assert [t.name for t in fig.data] == [
         "looked up, got a gradient",
         "not looked up, got a gradient (through the tied head)",
@@ -71,7 +77,7 @@ def test_mask_figure_marks_exactly_the_rows_with_a_gradient(run):
     rec = run.history[-1]
     rows = np.arange(40)
     groups = GradientGroups.of(rec, None)
-    fig = masks.grad_mask_bars(rows, [str(r) for r in rows], rec.token_counts, groups.named(), "t")
+    fig = read(masks.grad_mask_bars(rows, [str(r) for r in rows], rec.token_counts, groups.named(), "t"))
     got = {trace.name: set(np.asarray(trace.x).tolist()) for trace in fig.data}
     assert got["looked up, got a gradient"] == set(np.flatnonzero(rec.grad_norm > 0).tolist())
     assert got["not looked up, no gradient"] == set(
@@ -87,7 +93,7 @@ def test_raster_is_rows_by_kept_steps_and_bins_long_histories(run):
     assert np.allclose(matrix[:, -1], run.history[-1].update_norm)
     binned, bin_steps = update_raster(list(run.history), rows, max_cols=5)
     assert binned.shape == (40, 5) and bin_steps[0] == run.history.steps[0]
-    fig = updates.update_raster(matrix, [str(r) for r in rows], steps, "t")
+    fig = read(updates.update_raster(matrix, [str(r) for r in rows], steps, "t"))
     z = np.asarray(fig.data[0].z, dtype=float)
     assert z.shape == (40, len(run.history))
     assert np.array_equal(np.isnan(z), matrix == 0)  # a row that did not move is a blank cell
@@ -95,16 +101,16 @@ def test_raster_is_rows_by_kept_steps_and_bins_long_histories(run):
 
 def test_contributions_heatmap_last_row_is_the_sum():
     contribs = np.arange(12, dtype=float).reshape(3, 4)
-    fig = masks.contributions_heatmap(contribs, np.array([1, 5, 9]), "cat")
+    fig = read(masks.contributions_heatmap(contribs, np.array([1, 5, 9]), "cat"))
     z = np.asarray(fig.data[0].z)
     assert z.shape == (4, 4) and np.allclose(z[-1], contribs.sum(axis=0))
-    dropped = masks.contributions_heatmap(contribs, np.array([1, 5, 9]), "<pad>", np.zeros(4), "row gradient = 0")
+    dropped = read(masks.contributions_heatmap(contribs, np.array([1, 5, 9]), "<pad>", np.zeros(4), "row gradient = 0"))
     assert not np.asarray(dropped.data[0].z)[-1].any() and list(dropped.data[0].y)[-1] == "row gradient = 0"
 
 
 def test_frequency_vs_movement_uses_plain_ticks():
-    fig = updates.frequency_vs_movement(np.array([1, 100]), np.array([1e-3, 2.0]), ["a", "b"], np.array([0, 0]),
-                                        ["c"], "t")  # fmt: skip
+    fig = read(updates.frequency_vs_movement(np.array([1, 100]), np.array([1e-3, 2.0]), ["a", "b"], np.array([0, 0]),
+                                        ["c"], "t"))  # fmt: skip
     assert fig.layout.yaxis.exponentformat != "SI" and fig.layout.yaxis.tickformat == "~g"
     assert fig.layout.xaxis.tickformat == ","
 
@@ -112,12 +118,12 @@ def test_frequency_vs_movement_uses_plain_ticks():
 def test_weight_heatmap_strip_marks_used_and_padding():
     used = np.array([True, False, False, True])
     padding = np.array([False, False, True, False])
-    fig = train.weight_heatmap(np.zeros((4, 3)), list("abcd"), used, padding, "t")
+    fig = read(train.weight_heatmap(np.zeros((4, 3)), list("abcd"), used, padding, "t"))
     assert np.asarray(fig.data[0].z).ravel().tolist() == [1, 0, 2, 1]
 
 
 def test_palette_is_okabe_ito_and_fonts_are_readable(run):
-    fig = train.loss_curve(np.arange(3), np.ones(3), 1)
+    fig = read(train.loss_curve(np.arange(3), np.ones(3), 1))
     assert fig.layout.font.size >= 14 and fig.layout.title.font.size >= 14
     assert style.category_colour(0) == "#E69F00" and style.category_colour(-1) == style.NO_CATEGORY
 
@@ -145,7 +151,9 @@ def test_parse_value_refuses_with_a_message(field, raw):
 
 def test_sampled_rows_get_evenly_spaced_slots_in_row_order():
     rows = np.array([3, 500, 9_000])
-    fig = updates.update_split_bars(rows, ["a", "b", "c"], [("grad", "from its gradient", np.ones(3))], "t")
+    fig = read(updates.update_split_bars(rows, ["a", "b", "c"], [("grad", "from its gradient", np.ones(3))], "t"))
     assert fig.layout.xaxis.type == "category" and list(fig.layout.xaxis.categoryarray) == [3, 500, 9_000]
-    whole = masks.grad_mask_bars(np.arange(4), list("abcd"), np.ones(4), [("neither", "n", np.ones(4, bool))], "t")
+    whole = read(
+        masks.grad_mask_bars(np.arange(4), list("abcd"), np.ones(4), [("neither", "n", np.ones(4, bool))], "t")
+    )
     assert whole.layout.xaxis.type in (None, "-", "linear")  # every row: a plain numeric axis

@@ -22,9 +22,14 @@ TIMEOUT = 90
 # ---------------------------------------------------------------------------------------------- style
 
 
+def _styled(fig, dark: bool = False) -> go.Figure:
+    """display_style's plain-data figure, read through go.Figure (which validates it)."""
+    return go.Figure(display.display_style(fig, dark=dark))
+
+
 def test_projector_style_enlarges_type_and_thickens_the_loss_curve():
     fig = train.loss_curve(np.arange(1, 6), np.array([4.0, 3.8, 3.7, 3.5, 3.4]), marked_step=3)
-    styled = display.display_style(fig)
+    styled = _styled(fig)
     assert styled.layout.title.font.size >= 24
     assert styled.layout.font.size >= 18
     assert styled.layout.xaxis.tickfont.size >= 18 and styled.layout.yaxis.tickfont.size >= 18
@@ -34,12 +39,12 @@ def test_projector_style_enlarges_type_and_thickens_the_loss_curve():
     assert styled.layout.font.color == "#000000"
     assert styled.layout.margin.autoexpand is True  # room for the bigger ticks
     # a copy: the page's figure (possibly cached) is untouched
-    assert fig.data[0].line.width == 2.5 and fig.layout.title.font.size < 24
+    assert go.Figure(fig).data[0].line.width == 2.5 and go.Figure(fig).layout.title.font.size < 24
 
 
 def test_projector_style_on_the_dark_theme_writes_white():
     fig = train.loss_curve(np.arange(1, 4), np.array([1.0, 0.9, 0.8]))
-    styled = display.display_style(fig, dark=True)
+    styled = _styled(fig, dark=True)
     assert styled.layout.font.color == "#FFFFFF"
     assert styled.layout.xaxis.tickfont.color == "#FFFFFF"
 
@@ -47,12 +52,10 @@ def test_projector_style_on_the_dark_theme_writes_white():
 def test_projector_style_heatmap_colorbar_and_bars():
     weight = np.arange(12, dtype=float).reshape(4, 3)
     labels = [f"{i} w{i}" for i in range(4)]
-    heat = display.display_style(
-        train.weight_heatmap(weight, labels, np.array([1, 0, 1, 0], bool), np.zeros(4, bool), "W")
-    )
+    heat = _styled(train.weight_heatmap(weight, labels, np.array([1, 0, 1, 0], bool), np.zeros(4, bool), "W"))
     assert heat.data[1].colorbar.tickfont.size >= 18
     assert heat.layout.yaxis.tickfont.size >= 18
-    bars = display.display_style(train.batch_token_bars(["a", "b"], np.array([3, 1]), "A batch"))
+    bars = _styled(train.batch_token_bars(["a", "b"], np.array([3, 1]), "A batch"))
     assert bars.layout.xaxis.tickfont.size >= 18 and bars.layout.title.font.size >= 24
 
 
@@ -67,7 +70,7 @@ def _animation(n_points: int) -> go.Figure:
 
 
 def test_few_scatter_points_get_their_word_as_a_label_in_every_frame():
-    styled = display.display_style(_animation(30))
+    styled = _styled(_animation(30))
     points = [t for t in styled.data if t.name in ("a", "b", "c")]
     assert all("text" in t.mode for t in points)
     assert all(t.textfont.size >= 18 for t in points)
@@ -78,7 +81,7 @@ def test_few_scatter_points_get_their_word_as_a_label_in_every_frame():
 
 
 def test_many_scatter_points_stay_unlabelled():
-    styled = display.display_style(_animation(display.MAX_LABELS + 1))
+    styled = _styled(_animation(display.MAX_LABELS + 1))
     assert all("text" not in t.mode for t in styled.data)
 
 
@@ -86,8 +89,8 @@ def test_labels_a_figure_draws_on_many_points_grow_less():
     fig = space.embedding_animation(
         np.zeros((1, 50, 2)), [0], [f"t{i}" for i in range(50)], np.zeros(50, int), ["a"], max_text_labels=60
     )
-    assert fig.data[0].textfont.size == 12  # the figure labels its 50 points at 12 px
-    assert display.display_style(fig).data[0].textfont.size == display.CROWDED_TEXT_PX
+    assert go.Figure(fig).data[0].textfont.size == 12  # the figure labels its 50 points at 12 px
+    assert _styled(fig).data[0].textfont.size == display.CROWDED_TEXT_PX
 
 
 def test_title_text_is_plain_and_chart_title_can_move_out():

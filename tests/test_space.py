@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -89,7 +90,7 @@ def test_trails_have_their_own_colour_and_their_label_rides_the_head_in_every_fr
     coords = rng.standard_normal((4, 30, 2))  # (F, N, 2)
     labels = [f"w{i}" for i in range(30)]
     cats = np.arange(30) % 3
-    fig = space.embedding_animation(coords, [0, 5, 10, 15], labels, cats, ["a", "b", "c"], trail_rows=[4, 9])
+    fig = go.Figure(space.embedding_animation(coords, [0, 5, 10, 15], labels, cats, ["a", "b", "c"], trail_rows=[4, 9]))
     assert len(fig.frames) == 4
     for f, frame in enumerate(fig.frames):
         paths = [t for t in frame.data if t.name.startswith("trail: ")]
@@ -107,8 +108,10 @@ def test_trails_have_their_own_colour_and_their_label_rides_the_head_in_every_fr
             assert head.marker.color == path.line.color
     points = [t for t in fig.data if t.name in ("a", "b", "c")]
     assert sum(len(t.x) for t in points) == 30 and all("text" in t.mode for t in points)
-    many = space.embedding_animation(
-        rng.standard_normal((1, 61, 2)), [0], [str(i) for i in range(61)], np.zeros(61, int), ["a"]
+    many = go.Figure(
+        space.embedding_animation(
+            rng.standard_normal((1, 61, 2)), [0], [str(i) for i in range(61)], np.zeros(61, int), ["a"]
+        )
     )
     assert many.data[0].mode == "markers" and len(many.data[0].text) == 61  # hover only above 60 points
 
@@ -116,7 +119,7 @@ def test_trails_have_their_own_colour_and_their_label_rides_the_head_in_every_fr
 def test_animation_in_3d_and_with_rows_not_laid_out():
     coords = np.random.default_rng(1).standard_normal((2, 20, 3))
     coords[:, 5] = np.nan  # a row outside UMAP's sample
-    fig = space.embedding_animation(coords, [0, 1], list("abcdefghijklmnopqrst"), np.zeros(20, int), ["x"])
+    fig = go.Figure(space.embedding_animation(coords, [0, 1], list("abcdefghijklmnopqrst"), np.zeros(20, int), ["x"]))
     assert fig.data[0].type == "scatter3d"
     assert all(np.isfinite(fig.layout.scene.xaxis.range))
 
@@ -131,7 +134,7 @@ def test_chance_purity_is_the_share_of_other_rows_in_the_same_category():
 
 
 def test_purity_curve_draws_the_values_and_the_chance_it_is_given():
-    fig = space.purity_curve(np.array([0, 4, 8]), np.array([0.2, 0.5, 0.9]), 0.27, 8)
+    fig = go.Figure(space.purity_curve(np.array([0, 4, 8]), np.array([0.2, 0.5, 0.9]), 0.27, 8))
     np.testing.assert_allclose(np.asarray(fig.data[0].y), [0.2, 0.5, 0.9])
     assert fig.layout.annotations[0].text == "chance 27%"
     assert [s.y0 for s in fig.layout.shapes if s.type == "line" and s.y0 == s.y1] == [0.27]

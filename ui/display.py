@@ -1,12 +1,14 @@
 """How the app shows things: classroom display mode (the link's `projector=1`), the page CSS, user text as typed.
 
-Display mode restyles every chart through `chart` (the pure `display_style`) and the page through `css`; off, `chart`
-is st.plotly_chart itself. `md_escape`: Streamlit renders st.markdown, st.caption, st.error... as GitHub markdown,
-where `[t](url)`, `![t](url)` (fetched by the browser) and a bare `http://`, `www.` or `a@b.tld` are links (GFM's
-autolinks are found *after* escapes are resolved); tests/test_inputs.py checks a real page's text."""
+Display mode restyles every chart through `chart` (the pure `display_style`, on plain-data figures) and the page
+through `css`; off, `chart` is st.plotly_chart of the figure as it is (a plain-data figure is not validated again).
+`md_escape`: Streamlit renders st.markdown, st.caption, st.error... as GitHub markdown, where `[t](url)`, `![t](url)`
+(fetched by the browser) and a bare `http://`, `www.` or `a@b.tld` are links (GFM's autolinks are found *after*
+escapes are resolved); tests/test_inputs.py checks a real page's text."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 import string
@@ -65,100 +67,170 @@ def _bigger(current, at_least: float) -> float:
     return max(current or 0, at_least)
 
 
-def _thicken(trace, label: bool, ink: str) -> None:
+def _sub(parent: dict, key: str) -> dict:
+    """parent[key] as a dict, made one when absent (a string title becomes {"text": ...}, as plotly reads it)."""
+    value = parent.get(key)
+    if isinstance(value, str):
+        value = {"text": value}
+    elif not isinstance(value, dict):
+        value = {}
+    parent[key] = value
+    return value
+
+
+def _array(value) -> np.ndarray:
+    """A plotly array as numpy: a list, an array or the typed-array form {dtype, bdata, shape} of go's to_dict."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return array.reshape([int(n) for n in str(value["shape"]).split(",")]) if "shape" in value else array
+    return np.asarray(value)
+
+
+def _copy(value):
+    """A copy of a plain-data figure's dicts and lists (arrays and the shared template are not copied: styling
+    replaces them, never writes into them)."""
+    if isinstance(value, dict):
+        return {k: v if k == "template" else _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+# Trace types with a colour bar of their own (others have it under marker or line)
+COLORBAR_TRACES = frozenset(("choropleth", "choroplethmap", "choroplethmapbox", "cone", "contour", "densitymap",
+                             "densitymapbox", "heatmap", "histogram2d", "histogram2dcontour", "isosurface", "mesh3d",
+                             "streamtube", "surface", "volume"))  # fmt: skip
+
+
+def _thicken(trace: dict, label: bool, ink: str) -> None:
     """Thicker lines, bigger markers and (when `label`) the point's word as visible text, in place."""
-    mode = getattr(trace, "mode", None)
-    if trace.type.startswith("scatter"):
+    kind = trace.get("type", "scatter")
+    mode = trace.get("mode")
+    if kind.startswith("scatter"):
         if mode is None or "lines" in mode:
-            trace.line.width = max((trace.line.width or 2) * LINE_SCALE, MIN_LINE_PX)
-        size = trace.marker.size
+            line = _sub(trace, "line")
+            line["width"] = max((line.get("width") or 2) * LINE_SCALE, MIN_LINE_PX)
+        marker = _sub(trace, "marker") if "marker" in trace or (mode is not None and "markers" in mode) else None
+        size = marker.get("size") if marker is not None else None
         if size is not None:
-            trace.marker.size = (
-                np.maximum(np.asarray(size, float) * MARKER_SCALE, MIN_MARKER_PX)
-                if np.ndim(size)
+            marker["size"] = (
+                np.maximum(_array(size).astype(float) * MARKER_SCALE, MIN_MARKER_PX)
+                if isinstance(size, dict) or np.ndim(size)
                 else max(size * MARKER_SCALE, MIN_MARKER_PX)
             )
         elif mode is not None and "markers" in mode:
-            trace.marker.size = MIN_MARKER_PX * (1.5 if trace.type == "scatter" else 0.7)
-        if label and mode is not None and "markers" in mode and "text" not in mode and trace.text is not None:
-            trace.mode = mode + "+text"
-            trace.textposition = trace.textposition or "top center"
-        if trace.textfont.size is not None or (trace.mode and "text" in trace.mode):
-            roomy = label and trace.type != "scatter3d"
-            trace.textfont.size = _bigger(trace.textfont.size, TEXT_PX if roomy else CROWDED_TEXT_PX)
-            if trace.textfont.color in (None, "#444444"):
-                trace.textfont.color = ink
-    elif trace.type == "bar" and (trace.textfont.size is not None or trace.text is not None):
-        trace.textfont.size = _bigger(trace.textfont.size, TEXT_PX)
-    if "colorbar" in trace:  # heatmaps
-        trace.colorbar.tickfont.size = _bigger(trace.colorbar.tickfont.size, TICK_PX)
-        trace.colorbar.title.font.size = _bigger(trace.colorbar.title.font.size, TICK_PX)
+            marker["size"] = MIN_MARKER_PX * (1.5 if kind == "scatter" else 0.7)
+        if marker is not None and not marker:
+            del trace["marker"]
+        if label and mode is not None and "markers" in mode and "text" not in mode and trace.get("text") is not None:
+            trace["mode"] = mode = mode + "+text"
+            trace["textposition"] = trace.get("textposition") or "top center"
+        textfont = trace.get("textfont") or {}
+        if textfont.get("size") is not None or (mode and "text" in mode):
+            textfont = _sub(trace, "textfont")
+            roomy = label and kind != "scatter3d"
+            textfont["size"] = _bigger(textfont.get("size"), TEXT_PX if roomy else CROWDED_TEXT_PX)
+            if textfont.get("color") in (None, "#444444"):
+                textfont["color"] = ink
+    elif kind == "bar" and ((trace.get("textfont") or {}).get("size") is not None or trace.get("text") is not None):
+        textfont = _sub(trace, "textfont")
+        textfont["size"] = _bigger(textfont.get("size"), TEXT_PX)
+    if kind in COLORBAR_TRACES:
+        colorbar = _sub(trace, "colorbar")
+        tickfont, title_font = _sub(colorbar, "tickfont"), _sub(_sub(colorbar, "title"), "font")
+        tickfont["size"] = _bigger(tickfont.get("size"), TICK_PX)
+        title_font["size"] = _bigger(title_font.get("size"), TICK_PX)
 
 
-def _labelled_points(fig: go.Figure) -> int:
+def _labelled_points(fig: dict) -> int:
     """How many points the chart's marker traces with hover text draw (what word labels would cover)."""
     total = 0
-    for trace in fig.data:
-        mode = getattr(trace, "mode", None) or ""
-        if trace.type.startswith("scatter") and "markers" in mode and trace.text is not None:
-            total += len(trace.x) if trace.x is not None else 0
+    for trace in fig.get("data", ()):
+        mode = trace.get("mode") or ""
+        if trace.get("type", "scatter").startswith("scatter") and "markers" in mode and trace.get("text") is not None:
+            total += len(_array(trace["x"])) if trace.get("x") is not None else 0
     return total
 
 
-def _style_axis(axis, ink: str, grid: str) -> None:
-    axis.tickfont.size = _bigger(axis.tickfont.size, TICK_PX)
-    axis.title.font.size = _bigger(axis.title.font.size, AXIS_TITLE_PX)
-    axis.tickfont.color = axis.title.font.color = ink
-    axis.linecolor, axis.linewidth = ink, 2
-    if axis.showgrid is not False:
-        axis.gridcolor = grid
+def _style_axis(axis: dict, ink: str, grid: str) -> None:
+    tickfont, title_font = _sub(axis, "tickfont"), _sub(_sub(axis, "title"), "font")
+    tickfont["size"] = _bigger(tickfont.get("size"), TICK_PX)
+    title_font["size"] = _bigger(title_font.get("size"), AXIS_TITLE_PX)
+    tickfont["color"] = title_font["color"] = ink
+    axis["linecolor"], axis["linewidth"] = ink, 2
+    if axis.get("showgrid") is not False:
+        axis["gridcolor"] = grid
 
 
-def display_style(fig: go.Figure, dark: bool = False) -> go.Figure:
-    """A copy of `fig` for a classroom wall, its animation frames too: bigger type, lines and markers, text in full
-    ink, and every point's word shown when the chart has at most MAX_LABELS labelled points."""
-    out = go.Figure(fig)  # a copy: a cached figure stays as it was
+def _subplots(layout: dict, prefix: str) -> list[dict]:
+    """The layout's `prefix` axes (or scenes): the first always (plotly has it by default), then any numbered."""
+    keys = [prefix] + sorted(k for k in layout if k.startswith(prefix) and k[len(prefix) :].isdigit())
+    return [_sub(layout, key) for key in keys]
+
+
+def as_data(fig) -> dict:
+    """A figure as plain data: a dict as it is, a go.Figure through its to_dict (a copy)."""
+    return fig if isinstance(fig, dict) else fig.to_dict()
+
+
+def display_style(fig, dark: bool = False) -> dict:
+    """A copy of `fig` (plain data or a go.Figure) for a classroom wall, its animation frames too: bigger type,
+    lines and markers, text in full ink, and every point's word shown when the chart has at most MAX_LABELS
+    labelled points. Plain data out."""
+    out = _copy(as_data(fig))  # a copy: a cached figure stays as it was
     ink, grid = INK[dark], GRID[dark]
-    layout = out.layout
+    layout = _sub(out, "layout")
     label = 0 < _labelled_points(out) <= MAX_LABELS
-    for trace in [*out.data, *(trace for frame in out.frames or () for trace in frame.data)]:
+    for trace in [*out.get("data", ()), *(t for frame in out.get("frames") or () for t in frame.get("data", ()))]:
         _thicken(trace, label, ink)
-    layout.font.size = _bigger(layout.font.size, TEXT_PX)
-    layout.font.color = ink
-    layout.title.font.size = _bigger(layout.title.font.size, TITLE_PX)
-    layout.title.font.color = ink
-    layout.legend.font.size = _bigger(layout.legend.font.size, TEXT_PX)
-    layout.height = int((layout.height or 450) * 1.15)
-    margin = layout.margin
-    layout.margin.autoexpand = True  # bigger ticks need more room than a page's fixed margins leave
-    layout.margin.t = max(margin.t or 0, 80 if layout.title.text else 30)
-    out.for_each_xaxis(lambda axis: _style_axis(axis, ink, grid))
-    out.for_each_yaxis(lambda axis: _style_axis(axis, ink, grid))
-    for scene in out.select_scenes():
-        for axis in (scene.xaxis, scene.yaxis, scene.zaxis):
-            axis.tickfont.size = _bigger(axis.tickfont.size, TICK_PX - 4)  # 3-D ticks crowd each other sooner
-            axis.title.font.size = _bigger(axis.title.font.size, TICK_PX)
-    for annotation in layout.annotations or ():
-        annotation.font.size = _bigger(annotation.font.size, TEXT_PX)
-        annotation.font.color = annotation.font.color or ink
-    for slider in layout.sliders or ():
-        slider.font.size = _bigger(slider.font.size, TEXT_PX - 2)
-        slider.currentvalue.font.size = _bigger(slider.currentvalue.font.size, AXIS_TITLE_PX)
-    for menu in layout.updatemenus or ():
-        menu.font.size = _bigger(menu.font.size, TEXT_PX)
+    font = _sub(layout, "font")
+    font["size"], font["color"] = _bigger(font.get("size"), TEXT_PX), ink
+    title = _sub(layout, "title")
+    title_font = _sub(title, "font")
+    title_font["size"], title_font["color"] = _bigger(title_font.get("size"), TITLE_PX), ink
+    legend_font = _sub(_sub(layout, "legend"), "font")
+    legend_font["size"] = _bigger(legend_font.get("size"), TEXT_PX)
+    layout["height"] = int((layout.get("height") or 450) * 1.15)
+    margin = _sub(layout, "margin")
+    margin["autoexpand"] = True  # bigger ticks need more room than a page's fixed margins leave
+    margin["t"] = max(margin.get("t") or 0, 80 if title.get("text") else 30)
+    for axis in [*_subplots(layout, "xaxis"), *_subplots(layout, "yaxis")]:
+        _style_axis(axis, ink, grid)
+    for scene in _subplots(layout, "scene"):
+        for axis in (_sub(scene, "xaxis"), _sub(scene, "yaxis"), _sub(scene, "zaxis")):
+            tickfont, axis_title_font = _sub(axis, "tickfont"), _sub(_sub(axis, "title"), "font")
+            tickfont["size"] = _bigger(tickfont.get("size"), TICK_PX - 4)  # 3-D ticks crowd each other sooner
+            axis_title_font["size"] = _bigger(axis_title_font.get("size"), TICK_PX)
+    for annotation in layout.get("annotations") or ():
+        annotation_font = _sub(annotation, "font")
+        annotation_font["size"] = _bigger(annotation_font.get("size"), TEXT_PX)
+        annotation_font["color"] = annotation_font.get("color") or ink
+    for slider in layout.get("sliders") or ():
+        slider_font, current = _sub(slider, "font"), _sub(_sub(slider, "currentvalue"), "font")
+        slider_font["size"] = _bigger(slider_font.get("size"), TEXT_PX - 2)
+        current["size"] = _bigger(current.get("size"), AXIS_TITLE_PX)
+    for menu in layout.get("updatemenus") or ():
+        menu_font = _sub(menu, "font")
+        menu_font["size"] = _bigger(menu_font.get("size"), TEXT_PX)
     return out
 
 
-def title_text(fig: go.Figure) -> str:
+def title_text(fig) -> str:
     """The chart's title as plain text (plotly's tags dropped, `<br>` as a space, entities resolved)."""
-    raw = fig.layout.title.text or ""
+    title = as_data(fig).get("layout", {}).get("title") or {}
+    raw = (title if isinstance(title, str) else title.get("text")) or ""
     return html.unescape(_TAG.sub(" ", raw.replace("<br>", " "))).strip()
 
 
-def without_title(fig: go.Figure) -> go.Figure:
-    """The figure with its title removed and its top margin shrunk (in place; returns it)."""
-    fig.layout.title.text = None
-    fig.layout.margin.t = 30
+def without_title(fig):
+    """The figure (plain data or a go.Figure) with its title removed and its top margin shrunk (in place)."""
+    if not isinstance(fig, dict):
+        fig.layout.title.text = None
+        fig.layout.margin.t = 30
+        return fig
+    layout = _sub(fig, "layout")
+    _sub(layout, "title").pop("text", None)
+    _sub(layout, "margin")["t"] = 30
     return fig
 
 
@@ -168,16 +240,69 @@ def dark_shown() -> bool:
     return shown == "dark" if shown in ("dark", "light") else bool(session.get("theme_dark"))
 
 
-def chart(fig: go.Figure, **kwargs):
-    """st.plotly_chart, restyled for the wall in display mode; its title then drawn above it as HTML, which wraps
-    to the column's width where plotly would cut it at the chart's edge."""
-    if not on():
-        return st.plotly_chart(fig, **kwargs)
-    styled = display_style(fig, dark=dark_shown())
-    if title := title_text(styled):
-        st.html(f'<div class="ee-chart-title">{html.escape(title)}</div>')
-        without_title(styled)
-    return st.plotly_chart(styled, **kwargs)
+class _Checked(go.Figure):
+    """A plain-data figure handed to st.plotly_chart as it is. Streamlit validates a dict by building a go.Figure
+    from it (half of a Step click's server CPU), and takes a go.Figure's to_dict as already checked: this one's
+    to_dict is the dict itself, its numeric arrays in plotly's typed-array form as go's own to_dict writes them. The
+    figures' schema is checked by the tests instead (tests/test_figures.py builds each one through go.Figure)."""
+
+    def __init__(self, fig: dict):  # no go.Figure.__init__: nothing to validate or copy
+        self._fig = fig
+
+    def to_dict(self) -> dict:
+        fig = _copy(self._fig)  # the page's figure (perhaps cached) stays as it was
+        typed_arrays(fig)
+        return fig
+
+
+_UNTYPED_KEYS = frozenset(("geojson", "layer", "layers", "range"))  # what plotly's convert_to_base64 leaves alone
+_SHORT_TYPES = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
+                "float32": "f4", "float64": "f8"}  # fmt: skip  # plotly.js typed arrays (plotly's plotlyjsShortTypes)
+_NARROWER = {"int64": ("int8", "int16", "int32"), "uint64": ("uint8", "uint16", "uint32")}
+
+
+def typed_array(array: np.ndarray):
+    """A numeric array as plotly.js's typed-array spec {dtype, bdata[, shape]}, exactly as plotly's
+    to_typed_array_spec writes it (64-bit integers narrowed to the smallest type that holds them, else left as
+    they are), without its copy through narwhals (~1 ms an array: most of an animation's cost)."""
+    if array.size == 0:
+        return array
+    dtype = str(array.dtype)
+    if dtype in _NARROWER:
+        low, high = array.min(), array.max()
+        narrower = [t for t in _NARROWER[dtype] if np.iinfo(t).min <= low and high <= np.iinfo(t).max]
+        if not narrower:
+            return array
+        array, dtype = array.astype(narrower[0]), narrower[0]
+    if dtype not in _SHORT_TYPES:
+        return array
+    spec = {"dtype": _SHORT_TYPES[dtype], "bdata": base64.b64encode(np.ascontiguousarray(array)).decode("ascii")}
+    if array.ndim > 1:
+        spec["shape"] = str(array.shape)[1:-1]
+    return spec
+
+
+def typed_arrays(value) -> None:
+    """Numeric numpy arrays in a plain-data figure as plotly.js typed arrays, in place: what go's to_dict does,
+    without its walk trying numpy on every string and list. Other arrays and lists are sent as JSON lists."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if isinstance(item, np.ndarray):
+            if item.dtype.kind in "iuf" and key not in _UNTYPED_KEYS:
+                value[key] = typed_array(item)
+        elif isinstance(item, (dict, list)) and key not in _UNTYPED_KEYS and key != "template":  # no arrays there
+            typed_arrays(item)
+
+
+def chart(fig, **kwargs):
+    """st.plotly_chart of a plain-data figure (or a go.Figure), restyled for the wall in display mode; its title then
+    drawn above it as HTML, which wraps to the column's width where plotly would cut it at the chart's edge."""
+    if on():
+        fig = display_style(fig, dark=dark_shown())
+        if title := title_text(fig):
+            st.html(f'<div class="ee-chart-title">{html.escape(title)}</div>')
+            without_title(fig)
+    return st.plotly_chart(_Checked(fig) if isinstance(fig, dict) else fig, **kwargs)
 
 
 WORD_JOINER = "\u2060"  # invisible, not a space: splits a pattern without changing what the reader sees

@@ -1,15 +1,15 @@
 """Figures of the Embedding space page: the table's rows laid out over the kept frames (with trails for chosen
-rows), the rows shown and the scatter's title, and kNN category purity."""
+rows), the rows shown and the scatter's title, and kNN category purity. Plain-data figures and frames
+(ui.figures.style.figure): an animation of F frames x N points was thousands of validated plotly objects."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
 
 from core.rows import sample_rows
-from ui.figures.style import FONT_SIZE, NO_CATEGORY, PADDING, USED, category_colour, plain, style
+from ui.figures.style import FONT_SIZE, NO_CATEGORY, PADDING, USED, category_colour, figure, merge, plain, style, trace
 
 MAX_TEXT_LABELS = 60  # points drawn with their word beside them; more only show it on hover
 # Trails: each its own colour and dash, so two trails stay apart even over points of the same colour.
@@ -57,7 +57,7 @@ def embedding_animation(
     start: int = -1,
     title: str = "",
     max_text_labels: int = MAX_TEXT_LABELS,
-) -> go.Figure:
+) -> dict:
     """Points (F, N, 2 or 3) animated over the kept frames, `start` shown before Play (default the last).
 
     Traces, the same in every frame, in order: one per category present ("no category" for -1), then per trail row
@@ -69,7 +69,7 @@ def embedding_animation(
     cats = sorted(set(categories.tolist()))
     labels = [plain(label) for label in labels]
     text = np.asarray(labels, dtype=object)
-    scatter = go.Scatter3d if n_dims == 3 else go.Scatter
+    kind = "scatter3d" if n_dims == 3 else "scatter"
     show_text = n_points <= max_text_labels
     point_size = 5 if n_dims == 3 else 10
 
@@ -78,8 +78,8 @@ def embedding_animation(
         for c in cats:
             members = categories == c
             out.append(
-                scatter(
-                    **_xyz(coords[f][members]), mode="markers+text" if show_text else "markers",
+                trace(
+                    kind, **_xyz(coords[f][members]), mode="markers+text" if show_text else "markers",
                     name="no category" if c < 0 else category_names[c], legendgroup=f"cat{c}",
                     text=text[members], hovertemplate="%{text}<extra></extra>",
                     textposition="top center", textfont={"size": 12, "color": "#444444"},
@@ -91,17 +91,17 @@ def embedding_animation(
             path = coords[:, row].astype(float).copy()  # (F, n)
             path[f + 1 :] = np.nan  # not walked yet: same array length in every frame
             out.append(
-                scatter(
-                    **_xyz(path), mode="lines+markers", name=f"trail: {labels[row]}", legendgroup=f"trail{i}",
+                trace(
+                    kind, **_xyz(path), mode="lines+markers", name=f"trail: {labels[row]}", legendgroup=f"trail{i}",
                     line={"color": colour, "width": 3, "dash": dash}, connectgaps=False,
                     marker={"size": 3 if n_dims == 3 else 5, "color": colour},
                     hovertemplate=f"{labels[row]}<extra></extra>",
                 )
             )  # fmt: skip
             out.append(
-                scatter(
-                    **_xyz(coords[f, row][None, :]), mode="markers+text", name=labels[row], legendgroup=f"trail{i}",
-                    showlegend=False, text=[labels[row]], textposition="top center",
+                trace(
+                    kind, **_xyz(coords[f, row][None, :]), mode="markers+text", name=labels[row],
+                    legendgroup=f"trail{i}", showlegend=False, text=[labels[row]], textposition="top center",
                     textfont={"size": 17, "color": colour} | ({} if n_dims == 3 else {"shadow": "auto", "weight": 700}),
                     hovertemplate=f"{labels[row]}<extra></extra>",
                     marker={"size": 9 if n_dims == 3 else 15, "color": colour, "symbol": "diamond",
@@ -110,17 +110,17 @@ def embedding_animation(
             )  # fmt: skip
         return out
 
-    frames = [go.Frame(data=traces(f), name=str(steps[f])) for f in range(n_frames)]
-    fig = go.Figure(data=traces(start), frames=frames)
+    frames = [{"data": traces(f), "name": str(steps[f])} for f in range(n_frames)]
+    fig = figure(traces(start), frames=frames)
     ranges = [_axis_range(coords[..., d]) for d in range(n_dims)]
     if n_dims == 3:
-        fig.update_layout(scene={"xaxis": {"range": ranges[0]}, "yaxis": {"range": ranges[1]},
-                                 "zaxis": {"range": ranges[2]}, "aspectmode": "cube"})  # fmt: skip
+        fig["layout"]["scene"] = {"xaxis": {"range": ranges[0]}, "yaxis": {"range": ranges[1]},
+                                  "zaxis": {"range": ranges[2]}, "aspectmode": "cube"}  # fmt: skip
     else:
-        fig.update_xaxes(range=ranges[0], zeroline=False)
-        fig.update_yaxes(range=ranges[1], zeroline=False)
+        fig["layout"] |= {"xaxis": {"range": ranges[0], "zeroline": False},
+                          "yaxis": {"range": ranges[1], "zeroline": False}}  # fmt: skip
     play = {"frame": {"duration": 400, "redraw": n_dims == 3}, "transition": {"duration": 250}, "fromcurrent": True}
-    fig.update_layout(
+    fig["layout"] |= dict(
         updatemenus=[{
             "type": "buttons", "direction": "left", "x": 0, "y": -0.1, "xanchor": "left", "yanchor": "top",
             "pad": {"r": 10, "t": 10}, "font": {"size": FONT_SIZE},
@@ -139,8 +139,7 @@ def embedding_animation(
         }],
     )  # fmt: skip
     fig = style(fig, title, height=600, legend={"itemsizing": "constant", "font": {"size": FONT_SIZE}})
-    fig.update_layout(margin={"b": 130})
-    return fig
+    return merge(fig, {"layout": {"margin": {"b": 130}}})
 
 
 def _axis_range(values: np.ndarray) -> list[float]:
@@ -154,15 +153,21 @@ def _axis_range(values: np.ndarray) -> list[float]:
     return [low - pad, high + pad]
 
 
-def purity_curve(steps: np.ndarray, purity: np.ndarray, chance: float | None, marked_step: int | None) -> go.Figure:
+def purity_curve(steps: np.ndarray, purity: np.ndarray, chance: float | None, marked_step: int | None) -> dict:
     """kNN category purity over the kept frames, with the chance level and the step the page is looking at."""
-    fig = go.Figure(
-        go.Scatter(x=steps, y=purity, mode="lines+markers", name="purity", line={"color": USED, "width": 2.5})
+    curve = trace("scatter", x=steps, y=purity, mode="lines+markers", name="purity", line={"color": USED, "width": 2.5})
+    shapes, annotations = [], []
+    if chance is not None:  # what plotly's add_hline(annotation_position="top left") writes
+        shapes.append({"line": {"color": NO_CATEGORY, "dash": "dash"}, "type": "line", "x0": 0, "x1": 1,
+                       "xref": "x domain", "y0": chance, "y1": chance, "yref": "y"})  # fmt: skip
+        annotations.append({"font": {"size": FONT_SIZE}, "showarrow": False, "text": f"chance {chance:.0%}",
+                            "x": 0, "xanchor": "left", "xref": "x domain", "y": chance, "yanchor": "bottom",
+                            "yref": "y"})  # fmt: skip
+    if marked_step is not None:  # add_vline
+        shapes.append({"line": {"color": PADDING, "width": 2}, "type": "line", "x0": marked_step, "x1": marked_step,
+                       "xref": "x", "y0": 0, "y1": 1, "yref": "y domain"})  # fmt: skip
+    fig = figure(
+        [curve], ({"shapes": shapes} if shapes else {}) | ({"annotations": annotations} if annotations else {})
     )
-    if chance is not None:
-        fig.add_hline(y=chance, line_dash="dash", line_color=NO_CATEGORY, annotation_text=f"chance {chance:.0%}",
-                      annotation_position="top left", annotation_font_size=FONT_SIZE)  # fmt: skip
-    if marked_step is not None:
-        fig.add_vline(x=marked_step, line_color=PADDING, line_width=2)
     return style(fig, "Category purity of 5 nearest neighbours", height=330,
                   xaxis_title="step", yaxis_title="purity", yaxis_range=[0, 1.02], half=True)  # fmt: skip

@@ -1,11 +1,18 @@
 """The figures' shared look, for a 1280x800 classroom projector: fonts of 15 px and more, the Okabe-Ito
 colour-blind-safe palette (named for what it marks), cividis for magnitudes, a red-blue scale centred on zero for
-signed values; `style()` sets a figure's title, fonts and margins in one layout update."""
+signed values; `style()` sets a figure's title, fonts and margins in one layout update.
+
+The pages' figures are plain dicts in plotly's JSON schema (`figure()`, `trace()`): a go.Figure validates every
+property as it is set, which was half of a Step click's server CPU; ui.display.chart sends a dict as it is. The
+schema checks live in the tests (tests/test_figures.py reads each figure through go.Figure, which validates it)."""
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000")
 NO_CATEGORY = "#9E9E9E"
@@ -18,6 +25,41 @@ PART_COLOURS = {"grad": FROM_GRADIENT, "state": FROM_STATE, "decay": "#009E73", 
 LEGEND_BELOW = {"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"}  # a horizontal legend under the chart
 LEGEND_BELOW_ROWS = LEGEND_BELOW | {"y": -0.28, "xanchor": "left"}  # lower: under a row axis and its title
 FULL_WIDTH_CHARS, HALF_WIDTH_CHARS = 64, 30  # title characters that fit a full / half-width chart at 1024 px
+
+
+def figure(data: list[dict], layout: dict | None = None, frames: list[dict] | None = None) -> dict:
+    """A figure as plain data, with the layout template a go.Figure would carry (what the chart looks like)."""
+    fig = {"data": data, "layout": {"template": template()} | (layout or {})}
+    if frames:
+        fig["frames"] = frames
+    return fig
+
+
+def trace(kind: str, **props) -> dict:
+    """One trace as plain data: `trace("bar", x=..., y=...)`, nested props as dicts (no magic underscores)."""
+    return {"type": kind, **props}
+
+
+@cache
+def template() -> dict:
+    """The default template's JSON (plotly's "plotly"), which go.Figure would have put in every layout."""
+    return pio.templates[pio.templates.default].to_plotly_json()
+
+
+@cache
+def colorscale(name: str) -> list:
+    """A named colour scale as the [[position, colour], ...] list plotly's validator would have sent."""
+    return go.Heatmap(colorscale=name).to_plotly_json()["colorscale"]
+
+
+def merge(base: dict, update: dict) -> dict:
+    """`base` updated in place with `update`, nested dicts merged (plotly's update_layout on plain data)."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
 
 
 def category_colour(category: int) -> str:
@@ -59,13 +101,12 @@ def wrap_title(text: str, max_chars: int) -> str:
     return "<br>".join([*lines, line])
 
 
-def style(
-    fig: go.Figure, title: str, height: int = 400, fixed_margin: dict | None = None, half: bool = False, **layout
-) -> go.Figure:
+def style(fig, title: str, height: int = 400, fixed_margin: dict | None = None, half: bool = False, **layout):
     """Title, fonts and margins in one layout update of nested dicts: plotly's per-axis and magic-underscore
     updates cost several ms each, on every Step click. `fixed_margin` turns off plotly.js's automatic margins,
     which redraw a chart a second time in the browser (a third of the Train page's drawing time): the margins
-    given must then leave room for tick labels, legends and colour bars."""
+    given must then leave room for tick labels, legends and colour bars. `fig`: a plain-data figure (updated in
+    place) or a go.Figure."""
     title = wrap_title(title, HALF_WIDTH_CHARS if half else FULL_WIDTH_CHARS)
     extra = 24 * title.count("<br>")  # room for the title's further lines
     margin = {"l": 70, "r": 20, "t": 60, "b": 55} | (fixed_margin or {})
@@ -77,7 +118,11 @@ def style(
         "margin": margin | {"autoexpand": fixed_margin is None},
         "legend": {"font": {"size": FONT_SIZE}},
     }
-    fig.update_layout(_nested(update, layout))
+    update = _nested(update, layout)
+    if isinstance(fig, dict):
+        merge(fig["layout"], update)
+    else:
+        fig.update_layout(update)
     return fig
 
 
