@@ -18,6 +18,16 @@ Scenarios (all bounded in sessions and seconds; loopback only):
   figure or ``--linger`` s (180) passed.
 - run: ``--runners`` sessions (10) press Run, and a bystander clicks Step every 2 s: each runner's steps, the
   bystander's click-to-idle median and p90.
+- link: one session opens a teacher's link with ``&step=N`` alone (the same settings but another seed: the same
+  work, which no replay kept for the class can serve), timed to its step; then ``--link-sessions`` sessions (30)
+  open the link itself within ``--link-spread`` s (4) while a bystander at the default size clicks Step every 2 s:
+  when each reached step N against that one replay's time, what its page estimated, the bystander's click-to-idle
+  p90, and peak RSS against the server's memory budget. Links: ``LINK_QUERIES`` or ``--link-query``.
+- space: one session clicks Step 40 times on Train, then ``--opens`` times (8) opens Embedding space and moves its
+  "Step for neighbours" slider to the first, middle and last kept step: server CPU per open and per move (and per
+  open of Gradient masks and Row updates, the other pages of a Step's figures).
+- hundred: 100 sessions, each clicking Step every ``--interval`` s (2) for ``--seconds`` s (60): CPU per click, the
+  share of a core, click-to-idle median and p90, and whether p90 <= 1 s with no error.
 Every session checks that its Step metric advances by exactly its own clicks (a session that saw another's run, or
 lost its own, is counted), and every exception element or error alert a page shows is reported.
 """
@@ -29,6 +39,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -135,12 +146,15 @@ class Session:
     auto_rerun: tuple[float, str] | None = None
     run_label: str = "Run"  # the Run/Pause button's label now
     runs_finished: int = 0
+    rerun_timeout = 120.0  # seconds one script run may take (not a field: a link's replay waits longer)
+    headers: dict = field(default_factory=dict)  # of the WebSocket upgrade: a sticky proxy's cookie (bench/course.py)
 
     async def open(self) -> None:
         self._finished = asyncio.Event()
         self._ws = await connect(
             f"ws://127.0.0.1:{self.server.port}/_stcore/stream", subprotocols=["streamlit"],
             origin=f"http://127.0.0.1:{self.server.port}", max_size=None, proxy=None, open_timeout=60,
+            additional_headers=self.headers,
             ping_interval=None,  # a browser sends no websocket pings: a busy server is measured, not dropped
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read())
@@ -175,6 +189,11 @@ class Session:
             elif kind == "script_finished" and msg.script_finished in FINISHED:
                 self.runs_finished += 1
                 self._finished.set()
+            else:
+                self.on_message(kind, msg)
+
+    def on_message(self, kind: str, msg: ForwardMsg) -> None:
+        """Any other message: nothing here (bench/course.py reads the address bar and the file URLs)."""
 
     def _element(self, element, fragment_id: str) -> None:
         kind = element.WhichOneof("type")
@@ -204,7 +223,7 @@ class Session:
         self._finished.clear()
         start = time.perf_counter()
         await self._ws.send(state.SerializeToString())
-        await asyncio.wait_for(self._finished.wait(), timeout=120)
+        await asyncio.wait_for(self._finished.wait(), timeout=self.rerun_timeout)
         return time.perf_counter() - start
 
     async def click(self, label: str) -> float:
@@ -374,6 +393,235 @@ async def scenario_run(server: Server, runners: int, seconds: float, lines: list
     await close_all([*sessions, bystander])
 
 
+LINK_QUERIES = ("vocab_size=10000&dim=128&step=100", "seed=0&step=300")  # a class opening a teacher's link
+
+
+@dataclass
+class LinkSession(Session):
+    """A session opening a link with &step=N: when its page first showed the step, and what its page estimated."""
+
+    notes: list[str] = field(default_factory=list)  # the info alerts its page showed (the replay's estimate)
+
+    def _element(self, element, fragment_id: str) -> None:
+        if element.WhichOneof("type") == "alert" and element.alert.format == element.alert.INFO:
+            self.notes.append(element.alert.body)
+        super()._element(element, fragment_id)
+
+
+def link_step(query: str) -> int:
+    return int(dict(part.split("=", 1) for part in query.split("&"))["step"])
+
+
+def other_seed(query: str) -> str:
+    """The same link with another seed: the same work, a different run (no kept replay can serve it)."""
+    params = dict(part.split("=", 1) for part in query.split("&"))
+    params["seed"] = str(int(params.get("seed", "0")) + 1)
+    return "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def server_budget_mb(server: Server) -> float | None:
+    """The memory budget the server logged at its first run (serve.memory), in MB; None if it did not say."""
+    match = re.search(r"memory budget for runs: ([0-9.]+) (GB|MB)", server.log.read_text(errors="replace"))
+    if match is None:
+        return None
+    return float(match.group(1)) * (1024 if match.group(2) == "GB" else 1)
+
+
+def estimates(notes: list[str]) -> str:
+    """The seconds the pages' replay notes estimated ("about 13 s"), as a range, and whether any said it waits."""
+    seconds = [int(x.replace(",", "")) for note in notes for x in re.findall(r"about ([0-9,]+) s", note)]
+    waits = sum("another session" in note.lower() for note in notes)
+    shown = f"{min(seconds)}-{max(seconds)} s" if seconds else "none shown"
+    return f"{shown} ({waits} notes said they wait for another session's replay)"
+
+
+async def open_link(server: Server, query: str, timeout: float, t0: float, delay: float = 0.0) -> LinkSession:
+    """Open the link after `delay` s; its `latencies` holds [seconds from t0 to its page at the step] once there."""
+    await asyncio.sleep(delay)
+    s = LinkSession(server, query)
+    s.rerun_timeout = timeout
+    try:
+        await s.open()  # the first run replays before the Train page draws its Step metric
+        s.latencies = [time.perf_counter() - t0]
+    except (TimeoutError, OSError) as error:
+        s.problems.append(f"no page within {timeout:g} s: {type(error).__name__}")
+        s.latencies = []
+    return s
+
+
+async def scenario_link(server: Server, n: int, query: str, spread: float, timeout: float, lines: list[str]) -> None:
+    step = link_step(query)
+    solo_query = other_seed(query)
+    t_solo = time.perf_counter()
+    solo = await open_link(server, solo_query, timeout, t_solo)
+    solo_s = solo.latencies[0] if solo.latencies else float("nan")
+    report(lines, f"link   {query}: one session alone ({solo_query}) at step {solo.step_shown} after {solo_s:.1f} s "
+                  f"(its page estimated {estimates(solo.notes)})")  # fmt: skip
+    await solo.close()
+    (bystander,) = await open_sessions(server, 1)
+    for _ in range(3):
+        await bystander.click("Step")  # warm
+    bystander.latencies.clear()
+    rss = [server.rss_mb()]
+    finished = asyncio.Event()
+
+    async def sampler() -> None:
+        while not finished.is_set():
+            rss.append(server.rss_mb())
+            await asyncio.sleep(0.25)
+
+    async def clicker() -> None:
+        next_at = time.monotonic()
+        while not finished.is_set():
+            await bystander.click("Step")
+            next_at += 2.0
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+    helpers = [asyncio.create_task(sampler()), asyncio.create_task(clicker())]
+    students = await asyncio.gather(*(open_link(server, query, timeout, t0, i * spread / n) for i in range(n)))
+    elapsed = time.perf_counter() - t0
+    finished.set()
+    await asyncio.gather(*helpers)
+    cpu = server.cpu_seconds() - cpu0
+    reached = sorted(s.latencies[0] for s in students if s.latencies and s.step_shown == step)
+    wrong = sum(1 for s in students if s.latencies and s.step_shown != step)
+    last = reached[-1] if reached else float("nan")
+    verdict = "within" if len(reached) == n and last <= 2 * solo_s else "NOT within"
+    report(lines, f"  {n} sessions opened it within {spread:g} s: {len(reached)}/{n} at step {step} (wrong step: "
+                  f"{wrong}); first {reached[0] if reached else float('nan'):.1f} s, median "
+                  f"{statistics.median(reached) if reached else float('nan'):.1f} s, last {last:.1f} s = "
+                  f"{last / solo_s:.2f}x one replay: {verdict} 2x")  # fmt: skip
+    report(lines, "  each reached it at (s): " + " ".join(f"{x:.1f}" for x in reached))
+    report(lines, f"  the pages estimated {estimates([note for s in students for note in s.notes])}")
+    ms = [x * 1000 for x in bystander.latencies]
+    report(lines, f"  bystander's Step click->idle median {statistics.median(ms) if ms else float('nan'):.0f} ms, "
+                  f"p90 {percentile(ms, 0.9):.0f} ms, max {max(ms, default=float('nan')):.0f} ms ({len(ms)} clicks, "
+                  f"mismatches {bystander.mismatches})")  # fmt: skip
+    budget = server_budget_mb(server)
+    report(lines, f"  server CPU busy {cpu / elapsed:.0%} of a core over {elapsed:.0f} s; peak RSS {max(rss):.0f} MB "
+                  f"(budget for runs {'unknown' if budget is None else f'{budget:.0f} MB'})")  # fmt: skip
+    for problem in sorted({p for s in [*students, bystander] for p in s.problems})[:5]:
+        report(lines, f"    {problem}")
+    await close_all([s for s in students if s.latencies] + [bystander])
+    await asyncio.sleep(2)
+
+
+SPACE_STEPS = 40  # Step clicks before the Embedding space scenario: kept frames for its step slider to scrub
+OTHER_PAGES = ("gradient_masks", "row_updates")  # opened too in the space scenario, after the same Steps
+HUNDRED = 100  # sessions of the hundred scenario (its own bound: one class of a hundred, Step every 2 s)
+
+
+@dataclass
+class SpaceSession(Session):
+    """A session that trains on Train, then opens Embedding space and moves its "Step for neighbours" slider."""
+
+    slider: tuple | None = None  # (widget id, fragment id, option labels) of the step slider, once shown
+
+    def _element(self, element, fragment_id: str) -> None:
+        if element.WhichOneof("type") == "slider" and element.slider.label == "Step for neighbours":
+            self.slider = (element.slider.id, fragment_id, list(element.slider.options))
+        super()._element(element, fragment_id)
+
+    async def goto(self, page: str) -> float:
+        """Open another page of the app in this session (what the sidebar's link does): seconds to its end."""
+        self.page, self.page_hash = page, ""
+        return await self._rerun()
+
+    async def scrub(self, option: str) -> float:
+        """Move the step slider to `option` (a browser sends the slider's formatted value): seconds to its end."""
+        widget, fragment_id, _ = self.slider
+        state = BackMsg()
+        client = state.rerun_script
+        client.query_string, client.page_script_hash, client.fragment_id = self.query, self.page_hash, fragment_id
+        value = WidgetState(id=widget)
+        value.string_array_value.data.append(option)
+        client.widget_states.widgets.append(value)
+        self._finished.clear()
+        start = time.perf_counter()
+        await self._ws.send(state.SerializeToString())
+        await asyncio.wait_for(self._finished.wait(), timeout=self.rerun_timeout)
+        return time.perf_counter() - start
+
+
+async def scenario_space(server: Server, opens: int, lines: list[str]) -> None:
+    """Server CPU per opening of Embedding space and per move of its step slider, at the default size."""
+    s = SpaceSession(server)
+    await s.open()
+    for _ in range(SPACE_STEPS):
+        await s.click("Step")
+    open_ms, scrub_ms, wall = [], [], []
+    others = {page: [] for page in OTHER_PAGES}
+    for _ in range(opens):
+        for page, ms in others.items():  # the other pages a Step's figures are on: CPU per open
+            cpu0 = server.cpu_seconds()
+            wall.append(await s.goto(page))
+            ms.append((server.cpu_seconds() - cpu0) * 1000)
+        cpu0 = server.cpu_seconds()
+        wall.append(await s.goto("embedding_space"))
+        open_ms.append((server.cpu_seconds() - cpu0) * 1000)
+        if s.slider is None:
+            s.problems.append("no step slider on Embedding space")
+            break
+        options = s.slider[2]
+        for option in (options[0], options[len(options) // 2], options[-1]):
+            cpu0 = server.cpu_seconds()
+            wall.append(await s.scrub(option))
+            scrub_ms.append((server.cpu_seconds() - cpu0) * 1000)
+        await s.goto("train")
+    frames = len(s.slider[2]) if s.slider else 0
+    first, rest = (open_ms[0], open_ms[1:]) if open_ms else (float("nan"), [])
+    report(lines, f"space  default size after {SPACE_STEPS} Steps ({frames} kept frames): server CPU per open "
+                  f"median {statistics.median(rest or open_ms):.0f} ms (first {first:.0f} ms, max "
+                  f"{max(open_ms):.0f} ms), per step-slider move median {statistics.median(scrub_ms):.0f} ms "
+                  f"(max {max(scrub_ms):.0f} ms); {opens} opens, {len(scrub_ms)} moves, problems "
+                  f"{len(s.problems)}")  # fmt: skip
+    report(lines, "  and per open of " + ", ".join(f"{page} median {statistics.median(ms):.0f} ms (max {max(ms):.0f})"
+                                                for page, ms in others.items() if ms))  # fmt: skip
+    for problem in s.problems[:5]:
+        report(lines, f"    {problem}")
+    await s.close()
+
+
+async def scenario_hundred(server: Server, interval: float, seconds: float, lines: list[str]) -> None:
+    """A hundred sessions, each clicking Step every `interval` s for `seconds` s: p90 click-to-idle <= 1 s, no error."""
+    cpu_open = server.cpu_seconds()
+    sessions = await open_sessions(server, HUNDRED, spread=0.05)
+    open_cpu = (server.cpu_seconds() - cpu_open) / HUNDRED * 1000
+    cpu0, t0 = server.cpu_seconds(), time.monotonic()
+    timeouts = 0
+
+    async def clicker(s: Session) -> None:
+        nonlocal timeouts
+        await asyncio.sleep(random.uniform(0, interval))
+        next_at = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            try:
+                await s.click("Step")
+            except TimeoutError:
+                timeouts += 1
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    await asyncio.gather(*(clicker(s) for s in sessions))
+    elapsed, cpu = time.monotonic() - t0, server.cpu_seconds() - cpu0
+    clicks = sum(len(s.latencies) for s in sessions)
+    ms = [x * 1000 for s in sessions for x in s.latencies]
+    errors = sum(len(s.problems) for s in sessions) + sum(s.mismatches for s in sessions) + timeouts
+    p90 = percentile(ms, 0.9)
+    report(lines, f"hundred {HUNDRED} sessions, Step every {interval:g} s for {seconds:g} s: {clicks} clicks "
+                  f"({clicks / elapsed:.1f}/s; {HUNDRED / interval:.0f}/s asked); page load CPU "
+                  f"{open_cpu:.0f} ms/session")  # fmt: skip
+    report(lines, f"  server CPU/click {cpu / max(clicks, 1) * 1000:.1f} ms; CPU busy {cpu / elapsed:.0%} of a core; "
+                  f"RSS {server.rss_mb():.0f} MB")  # fmt: skip
+    report(lines, f"  click->idle median {statistics.median(ms):.0f} ms, p90 {p90:.0f} ms, max {max(ms):.0f} ms; "
+                  f"errors {errors} (mismatches, problems shown, timeouts {timeouts}): "
+                  f"{'MEETS' if p90 <= 1000 and not errors else 'MISSES'} p90 <= 1 s with no error")  # fmt: skip
+    for problem in sorted({p for s in sessions for p in s.problems})[:5]:
+        report(lines, f"    {problem}")
+    await close_all(sessions)
+
+
 async def main_async(args: argparse.Namespace, server: Server, lines: list[str]) -> None:
     (warm,) = await open_sessions(server, 1)
     for _ in range(3):
@@ -394,11 +642,20 @@ async def main_async(args: argparse.Namespace, server: Server, lines: list[str])
         )
     if args.scenario in ("run", "all"):
         await scenario_run(server, args.runners, min(args.seconds, 40.0), lines)
+    if args.scenario in ("space", "all"):
+        await scenario_space(server, args.opens, lines)
+    if args.scenario in ("hundred", "all"):
+        await scenario_hundred(server, args.interval, args.seconds, lines)
+    if args.scenario in ("link", "all"):
+        for query in args.link_query or LINK_QUERIES:
+            await scenario_link(server, args.link_sessions, query, args.link_spread, args.link_timeout, lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", choices=("single", "class", "run", "all"), default="all")
+    parser.add_argument(
+        "--scenario", choices=("single", "class", "run", "link", "space", "hundred", "all"), default="all"
+    )
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--runners", type=int, default=10)
     parser.add_argument("--heavy", type=int, default=3, help="10,000 x 128 sessions added before all disconnect")
@@ -409,10 +666,22 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="folder holding app.py (e.g. an older copy)")
     parser.add_argument("--flag", action="append", default=[], help="extra `streamlit run` flag, e.g. "
                         "--flag=--runner.postScriptGC=true (repeatable)")  # fmt: skip
+    parser.add_argument("--opens", type=int, default=8, help="openings of Embedding space (space scenario)")
+    parser.add_argument("--link-sessions", type=int, default=30, help="sessions opening one link (link scenario)")
+    parser.add_argument("--link-spread", type=float, default=4.0, help="seconds over which they open it")
+    parser.add_argument("--link-timeout", type=float, default=600.0, help="seconds a session may wait for its step")
+    parser.add_argument("--link-query", action="append", default=[], help="a link with &step=N (repeatable; "
+                        f"default: {' and '.join(LINK_QUERIES)})")  # fmt: skip
     parser.add_argument("--no-umap-warmup", action="store_true", help="skip the app's background UMAP compile")
     args = parser.parse_args()
+    if not 1 <= args.opens <= 50:
+        parser.error("opens: 1 to 50")
     if not (1 <= args.sessions <= MAX_SESSIONS and 1 <= args.runners <= MAX_SESSIONS and 0 <= args.heavy <= 10):
         parser.error(f"sessions and runners: 1 to {MAX_SESSIONS}; heavy: 0 to 10")
+    if not (1 <= args.link_sessions <= MAX_SESSIONS and 0 <= args.link_spread <= 60):
+        parser.error(f"link sessions: 1 to {MAX_SESSIONS}; link spread: up to 60 s")
+    if not 0 < args.link_timeout <= MAX_SECONDS:
+        parser.error(f"link timeout: up to {MAX_SECONDS} s")
     if not (0 < args.seconds <= MAX_SECONDS and 0 <= args.linger <= MAX_SECONDS):
         parser.error(f"seconds and linger: up to {MAX_SECONDS}")
     env = {"PYTHONUNBUFFERED": "1", **({"EMBEDDING_EXPLORER_NO_UMAP_WARMUP": "1"} if args.no_umap_warmup else {})}

@@ -72,7 +72,7 @@ def main() -> None:
             worst[name] = max(worst[name], ratio)
             print(f"{vocab_size:>7,} x {dim:<4} {steps:>6} {name:>6} {bare_ms:>9.2f} {step_ms:>11.2f} {ratio:>5.2f}x")
     for name, ratio in worst.items():
-        print(f"worst {name} ratio {ratio:.2f}x: {'meets' if ratio <= 1.5 else 'MISSES'} the 1.5x target")
+        print(f"worst {name} ratio {ratio:.2f}x: {'meets' if ratio <= 1.3 else 'MISSES'} the 1.3x target (goal 1.1x)")
 
 
 if __name__ == "__main__":

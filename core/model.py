@@ -45,8 +45,15 @@ class SkipGram(nn.Module):
     def __init__(self, cfg: TrainConfig):
         super().__init__()
         generator = torch.Generator().manual_seed(cfg.seed)
+        # Built uninitialised (`_weight`, skip_init): the default inits would fill both (V, D) tables with random
+        # numbers that init_table and the head's init overwrite at once (at GPT-2's size, a second each).
         self.embedding = nn.Embedding(
-            cfg.vocab_size, cfg.dim, padding_idx=cfg.padding_idx, max_norm=cfg.max_norm, sparse=cfg.sparse_grad
+            cfg.vocab_size,
+            cfg.dim,
+            padding_idx=cfg.padding_idx,
+            max_norm=cfg.max_norm,
+            sparse=cfg.sparse_grad,
+            _weight=torch.empty(cfg.vocab_size, cfg.dim),
         )
         init_table(self.embedding.weight, cfg.init, generator)
         if cfg.padding_idx is not None:
@@ -54,7 +61,7 @@ class SkipGram(nn.Module):
                 self.embedding.weight[cfg.padding_idx].zero_()  # as nn.Embedding does for its own init
         self.head = None
         if not cfg.tie_weights:
-            self.head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
+            self.head = torch.nn.utils.skip_init(nn.Linear, cfg.dim, cfg.vocab_size, bias=False)
             with torch.no_grad():
                 self.head.weight.normal_(0.0, 1.0 / math.sqrt(cfg.dim), generator=generator)
 

@@ -25,6 +25,8 @@ from core.model import SkipGram, build_optimizers, device, skipgram_loss
 from core.move_split import MoveSplit, Shadows
 from core.records import History, Snapshots, StepRecord
 
+ROWS_NORM_MIN = 2**20  # an untied table this large: the gradient's norms of the rows looked up only
+
 
 class Trainer:
     """Builds corpus, model and optimizer from a TrainConfig; `step()` trains one batch and records it."""
@@ -85,6 +87,19 @@ class Trainer:
         kept = self.snapshots.items()
         return kept if kept[-1][0] == self.step_count else [*kept, (self.step_count, self.weight)]
 
+    def clone(self) -> Trainer:
+        """An independent copy of this run at its step: model, optimizer state, history, snapshots, the batch
+        stream and the divergence, each its own, so stepping one never changes the other and the copy steps on
+        exactly as this run would. Shared, as no step changes them: the frozen config and the corpus (its arrays
+        are read-only). Weight gradients are not copied: every step sets them anew."""
+        memo = {id(self.cfg): self.cfg, id(self.corpus): self.corpus}
+        tensors = [*self.model.parameters(), *self.model.buffers(), *vars(self).values()]
+        tensors += [v for opt in self.optimizers for state in opt.state.values() for v in state.values()]
+        for tensor in tensors:
+            if torch.is_tensor(tensor) and id(tensor) not in memo and (twin := _copied(tensor)) is not None:
+                memo[id(tensor)] = twin
+        return copy.deepcopy(self, memo)  # the rest, with those tensors (and their sharing) as copied above
+
     def run(self, n_steps: int) -> list[StepRecord]:
         """`n_steps` steps; a divergence raises after keeping the records of the steps before it."""
         return [self.step() for _ in range(n_steps)]
@@ -116,7 +131,7 @@ class Trainer:
         loss.backward()
         del loss
 
-        grad_norm, head_grad_norm = self._grad_norms()  # (V,), and (V,) for an untied head
+        grad_norm, head_grad_norm = self._grad_norms(centres)  # (V,), and (V,) for an untied head
         total = grad_norm.sum() if head_grad_norm is None else grad_norm.sum() + head_grad_norm.sum()
         if not math.isfinite(total.item()):  # any inf or NaN, or a length beyond float32, makes the sum so
             self._restore(rng_state, self._describe_gradient())
@@ -141,12 +156,18 @@ class Trainer:
             self.snapshots.add(self.step_count, self.weight)
         return record
 
-    def _grad_norms(self) -> tuple[Tensor, Tensor | None]:
+    def _grad_norms(self, centres: Tensor) -> tuple[Tensor, Tensor | None]:
         """L2 norm of each row of the embedding's gradient (dense or sparse), and of an untied head's. (V,) each."""
         grad, head = self.model.embedding.weight.grad, self.model.head
         head_norm = None if head is None else torch.linalg.vector_norm(head.weight.grad, dim=1)
         if grad is None:
             return torch.zeros(self.cfg.vocab_size, device=self.device), head_norm
+        if not grad.is_sparse and head is not None and grad.numel() >= ROWS_NORM_MIN:
+            # Untied, only the rows looked up have a gradient (the lookup's backward writes zeros elsewhere)
+            norms = torch.zeros(self.cfg.vocab_size, device=self.device)
+            rows = torch.unique(centres)
+            norms[rows] = torch.linalg.vector_norm(grad[rows], dim=1)
+            return norms, head_norm
         if not grad.is_sparse:
             return torch.linalg.vector_norm(grad, dim=1), head_norm
         grad = grad.coalesce()
@@ -277,3 +298,23 @@ class Trainer:
         self._rng.bit_generator.state = rng_state
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
+
+
+def _copied(tensor: Tensor) -> Tensor | None:
+    """A dense CPU tensor's copy in one single-threaded memcpy (numpy's; a Parameter stays one), or None for
+    deepcopy to make. torch's own copy of a (V, D) table splits across its threads, and on a busy server it
+    waits for them: 10-30x slower than the memcpy under load."""
+    if tensor.device.type != "cpu" or tensor.layout != torch.strided or not tensor.is_contiguous():
+        return None
+    if tensor.requires_grad and not isinstance(tensor, torch.nn.Parameter):
+        return None  # part of a graph: deepcopy's business
+    source = tensor.detach()
+    try:
+        view = source.numpy()
+    except (TypeError, RuntimeError):  # a dtype numpy lacks (bfloat16), a tensor numpy cannot view
+        return None
+    out = torch.empty_like(source)
+    np.copyto(out.numpy(), view)
+    if isinstance(tensor, torch.nn.Parameter):
+        return torch.nn.Parameter(out, requires_grad=tensor.requires_grad)
+    return out

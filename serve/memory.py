@@ -27,6 +27,7 @@ DISCONNECT_GRACE_SECONDS = 60.0  # a browser that went away keeps its run this l
 UNLIMITED = 1 << 60  # cgroup "max" (v2) and v1's 9223372036854771712 both mean no limit
 TOKEN_KEY = "_server_run_token"
 EXTRA = "#"  # registry keys of a session's further holdings: "<session id>#<name>"
+SHARED = "~shared#"  # registry keys of work the server shares (serve.shared): no session's, never swept
 
 _log = get_logger(__name__)  # Streamlit's logger: shown in the server's log at its logger.level (info)
 
@@ -222,6 +223,8 @@ class Registry:
         gone = []
         with self._lock:
             for sid, run in list(self._runs.items()):
+                if sid.startswith(SHARED):
+                    continue  # freed by its owner (serve.shared), not with a session
                 if is_active(sid.partition(EXTRA)[0]):  # a session's extra holdings live as long as it does
                     run.last_seen = now
                 elif now - run.last_seen >= grace:
@@ -282,3 +285,13 @@ def admit_extra(name: str, nbytes: int) -> None:
     """Charge a second holding of this session (e.g. the optimizer comparison's runs) under its own key, or raise
     ServerBusy; it is freed with the session, like the session's run."""
     registry().admit(f"{current_session_id()}{EXTRA}{name}", int(nbytes), _current_token(), rss=rss_bytes())
+
+
+def admit_shared(name: str, nbytes: int) -> None:
+    """Charge work the server shares between sessions (a link's replay, serve.shared) under its own key, or raise
+    ServerBusy; no session owns it: `release_shared(name)` frees it."""
+    registry().admit(SHARED + name, int(nbytes), None, rss=rss_bytes())
+
+
+def release_shared(name: str) -> None:
+    registry().release(SHARED + name)

@@ -625,3 +625,27 @@ def test_the_decay_free_shadow_is_paid_for_only_with_weight_decay_and_always_rem
     assert seen == [params_per_group, params_per_group]
     assert len(optimizer.param_groups) == 1 and len(optimizer.param_groups[0]["params"]) == 2
     assert len(optimizer.state) == 2  # table and head: no shadow's state left behind
+
+
+@pytest.mark.parametrize("settings", [dict(optimizer="adam"), dict(optimizer="sgd", momentum=0.9, max_norm=1.0)])
+def test_a_large_table_and_an_edit_between_steps_are_measured_from_the_table_as_it_was(settings):
+    """A table large enough that the trainer measures the gradient's norms on the looked-up rows only
+    (core.trainer.ROWS_NORM_MIN); an in-place edit between steps must be where the next move starts."""
+    cfg = TrainConfig(vocab_size=4_200, dim=256, batch_size=32, lr=0.05, seed=5, **settings)
+    trainer = Trainer(cfg)
+    for step in range(3):
+        if step == 1:
+            with torch.no_grad():  # an in-place change between steps: the next step starts from it
+                trainer.model.embedding.weight[:7].mul_(3.0)
+        before, head_before, states = trainer.weight, trainer.head_weight, _states(trainer)
+        rec = trainer.step()
+        ref = reference_parts(cfg, before, head_before, states, rec)
+        np.testing.assert_allclose(trainer.weight, ref["after"], atol=2e-6)
+        np.testing.assert_allclose(rec.update_norm, ref["update_norm"], atol=1e-6)
+        mid = before.astype(np.float64)  # the gradient is taken at the rows max_norm rescaled
+        if cfg.max_norm is not None:
+            for row in np.unique(rec.input_ids):
+                mid[row] *= min(1.0, cfg.max_norm / (np.linalg.norm(mid[row]) + 1e-7))
+        grad = batch_gradient(trainer, mid.astype(np.float32), head_before, rec)
+        np.testing.assert_allclose(rec.grad_norm, np.linalg.norm(grad, axis=1), rtol=1e-4, atol=1e-8)
+        assert set(np.flatnonzero(rec.grad_mask)) == set(rec.input_ids.tolist())

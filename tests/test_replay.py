@@ -120,3 +120,20 @@ def test_a_divergence_stops_the_replay_at_the_last_finite_step():
     with pytest.raises(TrainingDiverged):
         replay.replay(trainer, replay.max_steps(cfg))
     assert np.isfinite(trainer.weight).all()
+
+
+@pytest.mark.parametrize("cfg", [SMALL, TrainConfig(vocab_size=30, dim=6, optimizer="rmsprop", momentum=0.5, seed=4)],
+                         ids=["adam", "rmsprop-momentum"])  # fmt: skip
+def test_a_clone_of_a_replayed_run_trains_on_exactly_as_the_run_stepped_by_hand(cfg):
+    replayed = Trainer(cfg)
+    replay.replay(replayed, 6)
+    clone = replayed.clone()
+    replayed.step()  # the original moves on: the clone must not
+    assert clone.step_count == 6 and len(clone.history) == 6
+    expected = by_hand(cfg, 6)
+    np.testing.assert_array_equal(clone.weight, expected.weight)
+    for _ in range(4):
+        got, want = clone.step(), expected.step()
+        for name in ("loss", "input_ids", "update_norm", "state_update_norm", "move_grad", "move_state"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+    np.testing.assert_array_equal(clone.head_weight, expected.head_weight)

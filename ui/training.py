@@ -9,11 +9,12 @@ from collections.abc import Callable
 import streamlit as st
 
 from core import TrainConfig, TrainingDiverged, replay
-from serve import slot
-from ui import links, session
+from serve import shared, slot
+from ui import links, replays, session
 
 LONG_SECONDS = 0.5  # steps expected to take longer than this show a progress bar
 BAR_SECONDS = 0.1  # a progress bar is redrawn at most this often
+WAIT_BAR_SECONDS = 0.5  # ... and while it waits for a shared replay (30 screens waiting: 60 redraws a second)
 
 
 def is_long(cfg: TrainConfig, n_steps: int) -> bool:
@@ -78,21 +79,94 @@ def tick(seconds: float, max_steps: int = 50) -> None:
 
 def replay_if_asked() -> None:
     """Re-train to the step a link asks for (links.replay_asked), with a progress bar and a Stop button (a click
-    stops at the step reached). Called before the sidebar and the page draw anything: no other control shows."""
+    stops at the step reached). Called before the sidebar and the page draw anything: no other control shows.
+    A link's run is computed once for the server (ui.replays): sessions opening the same link wait for the same
+    replay and each gets its own copy; a pasted text's run, or one the server cannot share, replays alone."""
     target = links.replay_asked()
     if target is None:
         return
-    cfg, done = session.cfg(), session.trainer().step_count
+    cfg = session.cfg()
+    joined = replays.join(cfg, target) if session.trainer().step_count == 0 else None
+    if joined is not None:
+        job, found = joined
+        try:
+            _wait_for(job, found, cfg, target)
+        finally:
+            replays.leave(job)
+    if session.trainer().step_count < target and session.get("replay_target") is not None and not session.diverged():
+        _replay_alone(cfg, target)  # not shared, or the shared one stopped short
+    links.replay_done()
+
+
+def _replay_note(cfg: TrainConfig, target: int, job: shared.Job | None, found: str) -> str:
+    """What the replay's box says: the step, how long it should take here, and whether it waits for another's."""
+    if found == shared.RUNNING and job is not None:
+        others = max(0, job.waiters - 1)
+        return (
+            f"This link shows step {target:,}. Another session on this server is already re-training it from "
+            f"step 0 (at step {job.done:,} now): this screen waits for that run (about "
+            f"{max(1, round(replays.seconds_left(job, cfg))):,} s more, at its pace so far), then gets its own copy, "
+            f"exactly what the link's author saw."
+            + (f" {others:,} other screens wait for it too." if others > 1 else "")
+        )
+    done = session.trainer().step_count
+    seconds, measured = replays.estimate(cfg, target - done)
+    pace = "at this server's recent pace for this size" if measured else "a first guess: none of this size timed here"
+    return (
+        f"This link shows step {target:,}. Re-training from step {done:,} with the same settings and seed (about "
+        f"{max(1, round(seconds)):,} s, {pace}), so this screen shows exactly what the link's author saw."
+    )
+
+
+def _replay_box(note: str, done: int, target: int):
     box = st.empty()
     with box.container():
-        seconds = replay.expected_seconds(cfg, target - done)
-        st.info(
-            f"This link shows step {target:,}. Re-training from step 0 with the same settings and seed "
-            f"(about {max(1, round(seconds)):,} s), so this screen shows exactly what the link's author saw.",
-            icon=":material/replay:",
-        )
-        bar = st.progress(0.0, text=f"Step {done:,} of {target:,}")
-        st.button("Stop here", key="replay_stop", on_click=links.replay_done)
+        st.info(note, icon=":material/replay:")
+        bar = st.progress(done / target, text=f"Step {done:,} of {target:,}")
+        st.button("Stop here", key="replay_stop", on_click=_stop_replay, args=(session.cfg(), target))
+    return box, bar
+
+
+def _wait_for(job: shared.Job, found: str, cfg: TrainConfig, target: int) -> None:
+    """Wait for the shared replay (its progress in a bar), then take this session's own copy of its run."""
+    box = None
+    if found != shared.DONE:
+        box, bar = _replay_box(_replay_note(cfg, target, job, found), job.done, target)
+        shown = None
+        while not job.wait(WAIT_BAR_SECONDS):
+            if job.done != shown:
+                shown = job.done
+                left = max(1, round(replays.seconds_left(job, cfg)))
+                bar.progress(shown / target, text=f"Step {shown:,} of {target:,} · about {left:,} s left")
+    _adopt(replays.copy_of(job), job.error)
+    if box is not None:
+        box.empty()
+
+
+def _adopt(trainer, error: BaseException | None) -> None:
+    """Make a copy of a shared replay this session's run (the same config its session is charged for)."""
+    if trainer is None or trainer.step_count <= session.trainer().step_count:
+        return
+    session.put("trainer", trainer)
+    session.run_cache().clear()  # nothing derived from the step-0 run it replaces may show
+    if isinstance(error, TrainingDiverged):
+        session.step_failed(error.message)  # the replay diverged: every copy stops where the author's did
+
+
+def _stop_replay(cfg: TrainConfig, target: int) -> None:
+    """Stop here (the button's on_click): this session takes its copy of the shared replay at the step it reached,
+    which trains on for the others waiting; its own replay stops where it is."""
+    job = replays.find(cfg, target) if session.cfg() == cfg else None
+    if job is not None and session.trainer().step_count == 0:
+        _adopt(replays.copy_of(job), None)
+    links.replay_done()
+
+
+def _replay_alone(cfg: TrainConfig, target: int) -> None:
+    """This session's own replay, step by step in its turns of the work slot."""
+    done = session.trainer().step_count
+    box, bar = _replay_box(_replay_note(cfg, target, None, shared.NEW), done, target)
+    start = time.perf_counter()
     try:
         replay.replay(
             session.trainer(), target, guard=slot.work_slot,
@@ -100,7 +174,8 @@ def replay_if_asked() -> None:
         )  # fmt: skip
     except TrainingDiverged as error:
         session.step_failed(error.message)
-    links.replay_done()
+    steps = session.trainer().step_count - done
+    replays.RATE.record(steps * replay.step_cost(cfg), time.perf_counter() - start, replays.kind(cfg))
     box.empty()
 
 
