@@ -12,7 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -97,6 +99,19 @@ def history_npz(records: Sequence[StepRecord]) -> bytes:
     return buffer.getvalue()
 
 
+def _too_large(what: str, rows: int, dim: int) -> ImportFileError:
+    return ImportFileError(
+        f"{what} is {rows:,} x {dim:,}; the limit is {MAX_VOCAB:,} rows, {MAX_DIM:,} dimensions and "
+        f"{MAX_IMPORT_BYTES // 1024**2} MB of float32."
+    )
+
+
+def _check_shape(rows: int, dim: int, what: str) -> None:
+    """Refuse a shape the app cannot hold, before anything of that size is allocated."""
+    if rows > MAX_VOCAB or dim > MAX_DIM or rows * dim * 4 > MAX_IMPORT_BYTES:
+        raise _too_large(what, rows, dim)
+
+
 def _check_matrix(weight: np.ndarray, what: str) -> np.ndarray:
     """2-D, at least 2 rows, within the app's limits, finite; returned as float32."""
     if weight.ndim != 2:
@@ -104,12 +119,9 @@ def _check_matrix(weight: np.ndarray, what: str) -> np.ndarray:
     rows, dim = weight.shape
     if rows < 2 or dim < 1:
         raise ImportFileError(f"{what} is {rows} x {dim}; a table needs at least 2 rows and 1 dimension.")
-    if rows > MAX_VOCAB or dim > MAX_DIM or rows * dim * 4 > MAX_IMPORT_BYTES:
-        raise ImportFileError(
-            f"{what} is {rows:,} x {dim:,}; the limit is {MAX_VOCAB:,} rows, {MAX_DIM:,} dimensions and "
-            f"{MAX_IMPORT_BYTES // 1024**2} MB of float32."
-        )
-    weight = weight.astype(np.float32)
+    _check_shape(rows, dim, what)
+    with np.errstate(over="ignore", invalid="ignore"):
+        weight = weight.astype(np.float32, copy=False)  # beyond float32's range: inf, refused below
     if not np.isfinite(weight).all():
         bad = int((~np.isfinite(weight)).any(axis=1).sum())
         raise ImportFileError(f"{what} has {bad:,} rows with NaN or infinite values (or values beyond float32).")
@@ -118,10 +130,20 @@ def _check_matrix(weight: np.ndarray, what: str) -> np.ndarray:
 
 def _check_size(data: bytes, what: str) -> None:
     if len(data) > MAX_IMPORT_BYTES:
-        raise ImportFileError(f"{what} is {len(data) / 1024**2:.0f} MB; the limit is {MAX_IMPORT_BYTES // 1024**2} MB.")
+        raise ImportFileError(
+            f"{what} is {len(data):,} bytes ({len(data) / 1024**2:.1f} MB); the limit is {MAX_IMPORT_BYTES:,} bytes "
+            f"({MAX_IMPORT_BYTES // 1024**2} MB)."
+        )
 
 
-def load_npy(data: bytes) -> np.ndarray:
+Reserve = Callable[[int, int], None]  # called with (rows, dims) before a parse allocates its table: may refuse
+
+
+def _no_reserve(rows: int, dim: int) -> None:
+    """Nothing to charge (plain Python, tests)."""
+
+
+def load_npy(data: bytes, reserve: Reserve = _no_reserve) -> np.ndarray:
     """A (V, D) float matrix from .npy bytes; never unpickles (object arrays are refused)."""
     _check_size(data, "The .npy file")
     if not data.startswith(NPY_MAGIC):
@@ -132,146 +154,360 @@ def load_npy(data: bytes) -> np.ndarray:
         read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
         if version not in read_header:
             raise ValueError(f"version {version} is not supported; save with numpy.save")
-        shape, _, dtype = read_header[version](buffer)  # the header only: no data is read yet
-    except (ValueError, SyntaxError, EOFError) as error:
-        raise ImportFileError(f"The .npy header cannot be read: {error}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "created on Python 2": a damaged header, refused below
+            shape, fortran, dtype = read_header[version](buffer)  # the header only: no data is read yet
+    except Exception as error:  # noqa: BLE001 (a fuzzed header raises what numpy's parser raises: say so, never more)
+        raise ImportFileError(f"The .npy header cannot be read: {str(error)[:200]}") from None
     if dtype.kind != "f" or dtype.hasobject:
         raise ImportFileError(f"The .npy file holds {dtype} values; import a float matrix (float16/32/64).")
     if len(shape) != 2:
         raise ImportFileError(f"The .npy file holds a {len(shape)}-D array of shape {shape}; it must be 2-D.")
+    if any(n < 0 for n in shape):
+        raise ImportFileError(f"The .npy header cannot be read: shape {shape} has a negative size.")
     if math.prod(shape) * 4 > MAX_IMPORT_BYTES:
         raise ImportFileError(f"The .npy matrix is {shape[0]:,} x {shape[1]:,}: too large to import.")
-    try:
-        weight = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise ImportFileError(f"The .npy file is damaged or cut short: {error}") from None
+    _check_shape(*shape, "The .npy file")
+    offset, count = buffer.tell(), math.prod(shape)
+    if len(data) - offset < count * dtype.itemsize:
+        raise ImportFileError(
+            f"The .npy file is damaged or cut short: its header says {count * dtype.itemsize:,} bytes of values, "
+            f"the file has {len(data) - offset:,}."
+        )
+    reserve(*shape)
+    values = np.frombuffer(data, dtype=dtype, count=count, offset=offset)  # a view of the upload: no copy
+    with np.errstate(over="ignore", invalid="ignore"):
+        weight = values.reshape(shape, order="F" if fortran else "C").astype(np.float32, order="C")  # one copy
     return _check_matrix(weight, "The .npy file")
 
 
-def _decode(data: bytes, what: str) -> str:
+# ---------------------------------------------------------------- text formats, read as their own tools read them
+# word2vec's and gensim's readers split lines on "\n" and fields on a single space: a key may hold any other
+# character (non-breaking and other Unicode spaces, tabs). The lines are read from the bytes one at a time, and the
+# rows go into a float32 table allocated once its shape is known: parsing holds the table and one line at a time.
+BOM = b"\xef\xbb\xbf"
+TRAILING = frozenset(b" \t\r\v\f")  # what gensim's bytes.rstrip() drops from a line's end (ASCII only)
+MAX_KEY_BYTES = 4096  # a word or label, in UTF-8 (word2vec's own tool keeps 100)
+NUMBER_BYTES = 40  # the most text one number may take ("-1.2345678901234567e-308" and slack)
+
+
+def _check_text(data: bytes, what: str) -> int:
+    """Refuse a binary or oversized file; the offset its text starts at (after a UTF-8 byte order mark)."""
     _check_size(data, what)
-    if data.startswith(NPY_MAGIC) or b"\x00" in data[:4096]:
+    if data.startswith(NPY_MAGIC) or b"\x00" in data:  # a NUL anywhere: no text format has one
         raise ImportFileError(f"{what} is binary; a text file (UTF-8) is expected here.")
+    return len(BOM) if data.startswith(BOM) else 0
+
+
+def _lines(data: bytes, pos: int) -> Iterator[tuple[int, int, int]]:
+    """(line number, start, end) of each line from `pos` that is not blank: split on b"\n" only, its end before
+    trailing ASCII whitespace (spaces, tabs, "\r"), as gensim's line.rstrip()."""
+    line_no, size = 1, len(data)
+    while pos < size:
+        newline = data.find(b"\n", pos)
+        newline = size if newline < 0 else newline
+        end = newline
+        while end > pos and data[end - 1] in TRAILING:
+            end -= 1
+        if end > pos:
+            yield line_no, pos, end
+        pos, line_no = newline + 1, line_no + 1
+
+
+def _remaining_lines(data: bytes, pos: int) -> int:
+    """How many lines start at or after `pos`: at least the rows still to come."""
+    return data.count(b"\n", pos) + (0 if data.endswith(b"\n") else 1)
+
+
+def _key(data: bytes, start: int, end: int, line_no: int, what: str) -> str:
+    if end - start > MAX_KEY_BYTES:
+        raise ImportFileError(f"{what}, line {line_no}: the word is {end - start:,} bytes; the limit is "
+                              f"{MAX_KEY_BYTES:,}.")  # fmt: skip
     try:
-        return data.decode("utf-8-sig")
+        return data[start:end].decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ImportFileError(f"{what} is not UTF-8 text (byte {error.start} cannot be decoded).") from None
+        raise ImportFileError(f"{what} is not UTF-8 text (line {line_no}, byte {error.start + 1} of its word "
+                              "cannot be decoded).") from None  # fmt: skip
 
 
-def _floats(fields_: Sequence[str], line_no: int, what: str) -> list[float]:
+def _numbers(text: bytes, sep: str, dim: int | None, line_no: int, what: str) -> np.ndarray:
+    """The numbers of one line as float32 (`dim` of them, when known), or a clear ImportFileError naming the bad
+    one. Numbers go straight from text to float32, as gensim's np.float32(text) does."""
     try:
-        return [float(x) for x in fields_]
-    except ValueError:
-        for x in fields_:  # find the first field that is not a number, to name it
-            try:
-                float(x)
-            except ValueError:
-                raise ImportFileError(f"{what}, line {line_no}: {x[:30]!r} is not a number.") from None
-        raise
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)  # numpy's "could not be read to its end"
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflow to inf: refused by _check_matrix
+            values = np.fromstring(text, dtype=np.float32, sep=sep)
+    except (ValueError, DeprecationWarning):
+        values = None
+    if values is not None and (dim is None or len(values) == dim) and len(values):
+        return values
+    fields_ = text.split(sep.encode()) if sep != " " else text.split()
+    for field in fields_:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", DeprecationWarning)
+                ok = len(np.fromstring(field, dtype=np.float32, sep=sep)) == 1
+        except (ValueError, DeprecationWarning):
+            ok = False
+        if not ok:
+            shown = field[:30].decode("utf-8", "replace")
+            raise ImportFileError(f"{what}, line {line_no}: {shown!r} is not a number.")
+    expected = "numbers" if dim is None else f"{dim}"
+    raise ImportFileError(f"{what}, line {line_no}: {len(fields_)} numbers; expected {expected}.")
 
 
-def load_text_vectors(data: bytes) -> tuple[np.ndarray, list[str]]:
-    """word2vec/GloVe text: `word v1 ... vD` per line, with an optional "V D" first line."""
+def _first_row_dim(data: bytes, start: int, end: int, sep: bytes, line_no: int, what: str) -> None:
+    """Refuse a first line too long for any table, before it is split (a one-line file of millions of numbers)."""
+    n = data.count(sep, start, end) + (0 if sep == b" " else 1)
+    if n > MAX_DIM:
+        raise ImportFileError(f"{what}, line {line_no}: {n:,} numbers; the limit is {MAX_DIM:,} dimensions.")
+
+
+def _check_line(start: int, end: int, dim: int, line_no: int, what: str) -> None:
+    if end - start > MAX_KEY_BYTES + NUMBER_BYTES * dim:
+        raise ImportFileError(f"{what}, line {line_no}: {end - start:,} characters; a word and {dim:,} numbers "
+                              f"take at most {MAX_KEY_BYTES + NUMBER_BYTES * dim:,}.")  # fmt: skip
+
+
+def _table(rows: int, dim: int, what: str, reserve: Reserve) -> np.ndarray:
+    _check_shape(rows, dim, what)
+    reserve(rows, dim)
+    return np.empty((rows, dim), dtype=np.float32)
+
+
+def _rows(table: np.ndarray | None, n: int) -> np.ndarray:
+    """The first n rows that were filled (a copy only when blank lines left spare rows)."""
+    if table is None:
+        return np.empty((0, 0), dtype=np.float32)
+    return table if n == len(table) else table[:n].copy()
+
+
+def _fill(table: np.ndarray, n: int, values: np.ndarray, what: str) -> None:
+    if n >= len(table):
+        raise ImportFileError(f"{what} has more than {len(table):,} rows of {table.shape[1]:,} numbers; the limit is "
+                              f"{MAX_VOCAB:,} rows and {MAX_IMPORT_BYTES // 1024**2} MB of float32.")  # fmt: skip
+    table[n] = values
+
+
+def load_text_vectors(data: bytes, reserve: Reserve = _no_reserve) -> tuple[np.ndarray, list[str]]:
+    """word2vec/GloVe text: `word v1 ... vD` per line (a trailing space allowed, as word2vec writes), with a "V D"
+    first line (word2vec) or without (GloVe). The word is everything before the line's first space."""
     what = "The vectors file"
-    lines = [(i, line) for i, line in enumerate(_decode(data, what).splitlines(), start=1) if line.strip()]
-    if not lines:
+    lines = _lines(data, _check_text(data, what))
+    first = next(lines, None)
+    if first is None:
         raise ImportFileError(f"{what} is empty.")
-    header = lines[0][1].split()
-    expected = None
-    if len(header) == 2 and all(x.isdigit() for x in header):
-        expected = (int(header[0]), int(header[1]))
-        lines = lines[1:]
-    words, rows = [], []
-    dim = expected[1] if expected else len(lines[0][1].split()) - 1 if lines else 0
-    if dim < 1:
-        raise ImportFileError(f"{what}, line {lines[0][0] if lines else 1}: expected a word and its numbers.")
-    for line_no, line in lines:
-        parts = line.split()
-        if len(parts) != dim + 1:
-            raise ImportFileError(f"{what}, line {line_no}: {len(parts) - 1} numbers after the word; expected {dim}.")
-        words.append(parts[0])
-        rows.append(_floats(parts[1:], line_no, what))
-        if len(rows) > MAX_VOCAB:
-            raise ImportFileError(f"{what} has more than {MAX_VOCAB:,} rows; the limit is {MAX_VOCAB:,}.")
-    if expected and expected[0] != len(rows):
-        raise ImportFileError(f"{what}'s header says {expected[0]:,} rows; the file has {len(rows):,}.")
-    return _check_matrix(np.array(rows, dtype=np.float64), what), words
+    line_no, start, end = first
+    header = data[start:end].split(b" ") if end - start <= 64 else []
+    has_header = len(header) == 2 and all(x.isdigit() for x in header)  # bytes.isdigit: ASCII digits only
+    table, dim = None, None
+    if has_header:
+        rows, dim = int(header[0]), int(header[1])
+        if dim < 1:
+            raise ImportFileError(f"{what}'s header says {rows:,} x {dim}; a row needs at least 1 number.")
+        _check_shape(rows, dim, f"{what}'s header says it")
+        if rows > _remaining_lines(data, end):
+            raise ImportFileError(f"{what}'s header says {rows:,} rows; the file has fewer lines.")
+        table, first = _table(rows, dim, what, reserve), next(lines, None)
+    words, n = [], 0
+    while first is not None:
+        line_no, start, end = first
+        space = data.find(b" ", start, end)
+        if space < 0:
+            raise ImportFileError(f"{what}, line {line_no}: a word without numbers (a space separates them).")
+        if table is None:  # GloVe: the first row says the dimension
+            _first_row_dim(data, space, end, b" ", line_no, what)
+            _check_line(start, end, MAX_DIM, line_no, what)
+            values = _numbers(data[space + 1 : end], " ", None, line_no, what)
+            dim = len(values)
+            table = _table(_remaining_lines(data, start), dim, what, reserve)
+        else:
+            _check_line(start, end, dim, line_no, what)
+            values = _numbers(data[space + 1 : end], " ", dim, line_no, what)
+        if has_header and n == len(table):
+            raise ImportFileError(f"{what}'s header says {len(table):,} rows; the file has more.")
+        _fill(table, n, values, what)
+        words.append(_key(data, start, space, line_no, what))
+        n, first = n + 1, next(lines, None)
+    if has_header and n != len(table):
+        raise ImportFileError(f"{what}'s header says {len(table):,} rows; the file has {n:,}.")
+    return _check_matrix(_rows(table, n), what), words
 
 
-def load_vectors_tsv(data: bytes) -> np.ndarray:
+def load_vectors_tsv(data: bytes, reserve: Reserve = _no_reserve) -> np.ndarray:
     """The Projector's vectors.tsv: tab-separated numbers, one row per line, no header."""
     what = "The vectors .tsv"
-    lines = [(i, line) for i, line in enumerate(_decode(data, what).splitlines(), start=1) if line.strip()]
-    if not lines:
+    table, n = None, 0
+    for line_no, start, end in _lines(data, _check_text(data, what)):
+        if table is None:
+            _first_row_dim(data, start, end, b"\t", line_no, what)
+            _check_line(start, end, MAX_DIM, line_no, what)
+            values = _numbers(data[start:end], "\t", None, line_no, what)
+            table = _table(_remaining_lines(data, start), len(values), what, reserve)
+        else:
+            _check_line(start, end, table.shape[1], line_no, what)
+            values = _numbers(data[start:end], "\t", table.shape[1], line_no, what)
+        _fill(table, n, values, what)
+        n += 1
+    if table is None:
         raise ImportFileError(f"{what} is empty.")
-    dim = len(lines[0][1].split("\t"))
-    rows = []
-    for line_no, line in lines:
-        parts = line.split("\t")
-        if len(parts) != dim:
-            raise ImportFileError(f"{what}, line {line_no}: {len(parts)} values; line 1 has {dim}.")
-        rows.append(_floats(parts, line_no, what))
-        if len(rows) > MAX_VOCAB:
-            raise ImportFileError(f"{what} has more than {MAX_VOCAB:,} rows; the limit is {MAX_VOCAB:,}.")
-    return _check_matrix(np.array(rows, dtype=np.float64), what)
+    return _check_matrix(_rows(table, n), what)
 
 
-def load_csv(data: bytes) -> tuple[np.ndarray, list[str]]:
-    """Our .csv: a header line, then a token and its D numbers per row."""
+def _decoded(data: bytes, pos: int, what: str, most: list[int]) -> Iterator[str]:
+    """The text's lines, each with its "\n" (a quoted cell may span lines), decoded one at a time; a line longer
+    than most[0] bytes is refused before it is decoded."""
+    line_no, size = 1, len(data)
+    while pos < size:
+        newline = data.find(b"\n", pos)
+        newline = size - 1 if newline < 0 else newline
+        if newline + 1 - pos > most[0]:
+            raise ImportFileError(f"{what}, line {line_no}: {newline + 1 - pos:,} characters; a row of this table "
+                                  f"takes at most {most[0]:,}.")  # fmt: skip
+        try:
+            yield data[pos : newline + 1].decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ImportFileError(f"{what} is not UTF-8 text (line {line_no}, byte {error.start + 1}).") from None
+        pos, line_no = newline + 1, line_no + 1
+
+
+def load_csv(data: bytes, reserve: Reserve = _no_reserve) -> tuple[np.ndarray, list[str]]:
+    """Our .csv: a header line, then a token and its D numbers per row (cells as Python's csv module reads them)."""
     what = "The .csv file"
-    reader = csv.reader(io.StringIO(_decode(data, what)))
-    rows = [row for row in reader if row]
-    if len(rows) < 2:
+    pos = _check_text(data, what)
+    most = [MAX_KEY_BYTES + NUMBER_BYTES * (MAX_DIM + 1)]
+    reader = csv.reader(_decoded(data, pos, what, most))
+    table, words, n = None, [], 0
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if table is None:
+                dim = len(row) - 1
+                if dim < 1:
+                    raise ImportFileError(f"{what}, line {reader.line_num}: a header of a token and its columns.")
+                table = _table(max(1, _remaining_lines(data, pos) - 1), dim, what, reserve)  # less the header
+                most[0] = MAX_KEY_BYTES + (NUMBER_BYTES + 3) * dim
+                continue
+            if len(row) != dim + 1:
+                raise ImportFileError(f"{what}, line {reader.line_num}: {len(row)} columns; the header has {dim + 1}.")
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # overflow to inf: refused by _check_matrix
+                    values = np.array(row[1:], dtype=np.float32)
+            except ValueError:
+                bad = next(c for c in row[1:] if not _is_number(c))
+                raise ImportFileError(f"{what}, line {reader.line_num}: {bad[:30]!r} is not a number.") from None
+            _fill(table, n, values, what)
+            if len(row[0].encode()) > MAX_KEY_BYTES:
+                raise ImportFileError(f"{what}, line {reader.line_num}: the token is longer than {MAX_KEY_BYTES:,} "
+                                      "bytes.")  # fmt: skip
+            words.append(row[0])
+            n += 1
+    except csv.Error as error:
+        raise ImportFileError(f"{what}, line {reader.line_num}: {error}.") from None
+    if table is None or n == 0:
         raise ImportFileError(f"{what} needs a header line and at least one row.")
-    dim = len(rows[0]) - 1
-    words, values = [], []
-    for line_no, row in enumerate(rows[1:], start=2):
-        if len(row) != dim + 1:
-            raise ImportFileError(f"{what}, line {line_no}: {len(row)} columns; the header has {dim + 1}.")
-        words.append(row[0])
-        values.append(_floats(row[1:], line_no, what))
-    return _check_matrix(np.array(values, dtype=np.float64), what), words
+    return _check_matrix(_rows(table, n), what), words
+
+
+def _is_number(text: str) -> bool:
+    try:
+        np.float32(text)
+    except ValueError:
+        return False
+    return True
 
 
 def load_metadata(data: bytes, n_rows: int) -> tuple[list[str], np.ndarray, list[str]]:
     """(labels, categories, category names) from a metadata .tsv: one column (no header), or a header line and
-    columns of which the first is the label and a column named `category` (or the second) the category."""
+    columns of which the first is the label and a column named `category` (or the second) the category. Lines split
+    on "\n" only (a "\r" before it dropped), cells on tabs: a label keeps every other character."""
     what = "The metadata .tsv"
-    lines = [line for line in _decode(data, what).splitlines() if line != ""]
-    if lines and "\t" in lines[0]:
-        header, body = [h.strip().lower() for h in lines[0].split("\t")], lines[1:]
-    else:
-        header, body = None, lines
-    if len(body) != n_rows:
-        raise ImportFileError(f"{what} has {len(body):,} rows of labels; the matrix has {n_rows:,} rows.")
-    cells = [line.split("\t") for line in body]
-    labels = [c[0] for c in cells]
-    if header is None or len(header) < 2:
+    pos, size = _check_text(data, what), len(data)
+    header, labels, raw, line_no, column = None, [], [], 0, None
+    while pos < size:
+        newline = data.find(b"\n", pos)
+        newline = size if newline < 0 else newline
+        line_no, start, end = line_no + 1, pos, newline - (newline > pos and data[newline - 1] == 13)
+        pos = newline + 1
+        if end == start:
+            continue
+        if end - start > 16 * MAX_KEY_BYTES:
+            raise ImportFileError(f"{what}, line {line_no}: {end - start:,} characters; the limit is "
+                                  f"{16 * MAX_KEY_BYTES:,}.")  # fmt: skip
+        try:
+            cells = data[start:end].decode("utf-8").split("\t")
+        except UnicodeDecodeError as error:
+            raise ImportFileError(f"{what} is not UTF-8 text (line {line_no}, byte {error.start + 1}).") from None
+        if header is None and not labels and len(cells) > 1:
+            header = [h.strip().lower() for h in cells]
+            column = header.index("category") if "category" in header else 1
+            continue
+        if len(labels) == n_rows:
+            raise ImportFileError(f"{what} has more than {n_rows:,} rows of labels; the matrix has {n_rows:,} rows.")
+        labels.append(cells[0])
+        if column is not None:
+            raw.append(cells[column] if column < len(cells) else "")
+    if len(labels) != n_rows:
+        raise ImportFileError(f"{what} has {len(labels):,} rows of labels; the matrix has {n_rows:,} rows.")
+    if column is None:
         return labels, np.full(n_rows, -1, dtype=np.int64), []
-    column = header.index("category") if "category" in header else 1
-    raw = [c[column] if column < len(c) else "" for c in cells]
     names = sorted({r for r in raw if r not in ("", "none")})
     index = {name: i for i, name in enumerate(names)}
     return labels, np.array([index.get(r, -1) for r in raw], dtype=np.int64), names
 
 
-def import_table(filename: str, data: bytes, metadata: bytes | None = None) -> Imported:
-    """An uploaded matrix (by its extension) and optional metadata, as an Imported table."""
+LABEL_BYTES = 96  # what one label costs as a Python str in a list, for the charge before parsing (a short word)
+PARSE_SLACK = 4 * 1024**2  # one line's temporaries (a line is at most MAX_KEY_BYTES + NUMBER_BYTES x MAX_DIM)
+
+
+def parse_bytes(rows: int, dim: int, metadata: bool) -> int:
+    """What parsing a (rows, dim) table takes beyond the uploaded files: the float32 table, a label per row (and
+    another per row from metadata), one line's temporaries."""
+    return rows * dim * 4 + rows * LABEL_BYTES * (2 if metadata else 1) + PARSE_SLACK
+
+
+def kept_bytes(table: Imported) -> int:
+    """What an imported table holds once parsed: its arrays and its labels."""
+    labels = sum(map(sys.getsizeof, table.labels)) + 8 * len(table.labels)
+    return table.weight.nbytes + table.categories.nbytes + labels + sum(map(sys.getsizeof, table.category_names))
+
+
+def import_table(
+    filename: str, data: bytes, metadata: bytes | None = None, charge: Callable[[int], None] | None = None
+) -> Imported:
+    """An uploaded matrix (by its extension) and optional metadata, as an Imported table. `charge(nbytes)` is
+    called once the table's shape is known (from the header or the first line) and before anything of that size is
+    allocated, with parse_bytes(...): it may refuse (raise), and nothing more is parsed. Any file that does not
+    parse raises ImportFileError."""
+
+    def reserve(rows: int, dim: int) -> None:
+        if charge is not None:
+            charge(parse_bytes(rows, dim, metadata is not None))
+
     name = filename.lower()
     labels = None
-    if name.endswith(".npy"):
-        weight = load_npy(data)
-    elif name.endswith(".tsv"):
-        weight = load_vectors_tsv(data)
-    elif name.endswith(".csv"):
-        weight, labels = load_csv(data)
-    elif name.endswith((".txt", ".vec")):
-        weight, labels = load_text_vectors(data)
-    else:
-        raise ImportFileError(f"{filename!r}: import a .npy, .tsv (Projector vectors), .csv, .txt or .vec file.")
-    categories, names = np.full(len(weight), -1, dtype=np.int64), []
-    if metadata is not None:
-        labels, categories, names = load_metadata(metadata, len(weight))
+    try:
+        if name.endswith(".npy"):
+            weight = load_npy(data, reserve)
+        elif name.endswith(".tsv"):
+            weight = load_vectors_tsv(data, reserve)
+        elif name.endswith(".csv"):
+            weight, labels = load_csv(data, reserve)
+        elif name.endswith((".txt", ".vec")):
+            weight, labels = load_text_vectors(data, reserve)
+        else:
+            raise ImportFileError(f"{filename!r}: import a .npy, .tsv (Projector vectors), .csv, .txt or .vec file.")
+        categories, names = np.full(len(weight), -1, dtype=np.int64), []
+        if metadata is not None:
+            labels, categories, names = load_metadata(metadata, len(weight))
+    except ImportFileError:
+        raise
+    except (ValueError, csv.Error, UnicodeError, OverflowError, TypeError, IndexError) as error:
+        # every path above says what is wrong in its own words; this is the net for what no test foresaw
+        raise ImportFileError(f"{filename!r} cannot be read: {str(error)[:200]}") from None
     if labels is None:
         labels = [str(i) for i in range(len(weight))]
     return Imported(weight, labels, categories, names)

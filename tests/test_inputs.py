@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import functools
 import inspect
+import json
 import re
 import string
 from collections import Counter
@@ -15,7 +16,7 @@ from unittest.mock import patch
 import numpy as np
 import pytest
 import torch
-from apptest_support import app, diverged, no_exception
+from apptest_support import ROOT, app, diverged, no_exception
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 from streamlit.testing.v1 import AppTest, local_script_runner
@@ -576,3 +577,124 @@ def test_codecs_boms_are_what_decode_text_expects():
     """A sanity check of the test data: Python writes a BOM with 'utf-16' and 'utf-32'."""
     assert TEXT.encode("utf-16").startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     assert TEXT.encode("utf-32").startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE))
+
+
+# ---------------------------------------------------------------- importing a matrix (Export) and exploring it
+
+EXPORT, SPACE = "pages/10_export.py", "pages/04_embedding_space.py"
+
+
+def on_export() -> AppTest:
+    at = app()
+    at.switch_page(EXPORT).run()
+    no_exception(at)
+    return at
+
+
+def upload_matrix(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader(key="import_matrix").upload(name, data, "application/octet-stream")
+    return at.run()
+
+
+def glove(words: list[str], weight: np.ndarray) -> bytes:
+    """GloVe's text format (glove.c: the word, then " %lf" per value, then a newline)."""
+    return "".join(w + "".join(f" {v:f}" for v in row) + "\n" for w, row in zip(words, weight, strict=True)).encode()
+
+
+def test_one_upload_cap_said_the_same_by_both_uploaders_and_the_server():
+    import tomllib
+
+    from core.limits import MAX_IMPORT_BYTES
+
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    assert server == MAX_IMPORT_BYTES // 1024**2  # the size the import checks, in the server's unit (MB)
+    at = on_export()
+    caps = {u.key: u.proto.max_upload_size_mb for u in at.get("file_uploader")}
+    assert caps == {"import_matrix": server, "import_metadata": server}
+    at = own_text(on_train())
+    corpus = at.sidebar.file_uploader(key="cfg_corpus_file").proto.max_upload_size_mb
+    assert corpus == server  # no cap of its own: the browser says the server's
+    assert f"Up to {server} MB" in " ".join(c.value for c in on_export().caption)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "says"),
+    [
+        ("v.txt", "² 3\ncat 1 2 3\n".encode(), "line 2"),
+        ("v.csv", b'token,d0\n"' + b"a" * 200_000 + b'",1\n', "line 2"),
+        ("v.csv", b"token,d0\na,1e999\nb,2\n", "beyond float32"),
+        ("v.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': 5}    \n", "header"),
+    ],
+)
+def test_an_unreadable_import_gets_its_own_error_not_a_traceback(name, data, says):
+    at = upload_matrix(on_export(), name, data)
+    no_exception(at)
+    assert at.error and says in shown_text(at.error[0].proto.body)
+
+
+def test_a_glove_file_with_unicode_spaces_in_its_words_imports_with_those_words():
+    words = ["New\u00a0York", "a\u2009b", "line\u2028sep", "plain"]
+    weight = np.arange(12, dtype=np.float32).reshape(4, 3) / 4
+    at = upload_matrix(on_export(), "glove.txt", glove(words, weight))
+    no_exception(at)
+    assert at.session_state["import_table"].labels == words
+    assert [at.selectbox(key="import_row").format_func(i) for i in range(4)] == words
+
+
+def test_a_new_import_starts_the_neighbour_picker_on_the_new_files_words():
+    rng = np.random.default_rng(0)
+    old, new = [f"old{i}" for i in range(12)], [f"new{i}" for i in range(12)]
+    at = upload_matrix(on_export(), "a.txt", glove(old, rng.normal(size=(12, 3))))
+    at.selectbox(key="import_row").set_value(5).run()
+    assert at.selectbox(key="import_row").value == 5
+    at = upload_matrix(at, "b.txt", glove(new, rng.normal(size=(12, 3))))
+    no_exception(at)
+    picker = at.selectbox(key="import_row")
+    assert picker.value == 0 and picker.format_func(picker.value) == "new0"
+    shown = " ".join(c.value for c in at.caption)
+    assert "'new0'" in shown and "'old" not in shown
+    assert all(label.startswith("new") for label in at.dataframe[0].value["label"])
+
+
+def test_an_imported_table_is_explored_on_embedding_space_pca_umap_and_neighbours():
+    rng = np.random.default_rng(1)
+    weight = rng.normal(size=(30, 4)).astype(np.float32)
+    weight[7] = 3 * weight[2]  # row 7 points as row 2 does: its nearest, cosine 1
+    words = [f"w{i}" for i in range(30)]
+    at = upload_matrix(on_export(), "glove.txt", glove(words, weight))
+    at.switch_page(SPACE).run()
+    no_exception(at)
+    at.radio(key="space_table").set_value(at.radio(key="space_table").options[1]).run()
+    no_exception(at)
+    at.selectbox(key="space_import_row").set_value(2).run()
+    table = at.dataframe[0].value
+    assert table["label"].iloc[0] == "w7" and table["cosine"].iloc[0] == pytest.approx(1.0, abs=1e-5)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "imported table's rows, PCA" in figure["layout"]["title"]["text"]
+    points = sum(len(t["x"]) if isinstance(t["x"], list) else 1 for t in figure["data"])
+    assert points >= 1
+    at.radio(key="space_import_method").set_value("UMAP").run()  # cold in tests: PCA shown, and said so
+    no_exception(at)
+    assert any("warming up" in i.value for i in at.info)
+    at.radio(key="space_table").set_value("This run").run()  # back to the run's own table
+    no_exception(at)
+    assert at.selectbox(key="space_token") is not None
+
+
+def test_an_import_the_server_cannot_hold_is_refused_with_the_servers_reason(monkeypatch):
+    from serve import memory
+
+    asked = []
+
+    def admit_extra(name, nbytes):
+        asked.append((name, nbytes))
+        raise memory.ServerBusy("The server is at its memory budget (a test).")
+
+    monkeypatch.setattr(memory, "admit_extra", admit_extra)
+    words, weight = [f"w{i}" for i in range(50)], np.ones((50, 8), dtype=np.float32)
+    data = glove(words, weight)
+    at = upload_matrix(on_export(), "glove.txt", data)
+    no_exception(at)
+    assert at.error and "memory budget (a test)" in shown_text(at.error[0].proto.body)
+    assert asked and asked[0][0] == "import" and asked[0][1] >= len(data) + weight.nbytes  # the upload and its table
+    assert not any(m.label == "Imported table" for m in at.metric)  # nothing imported, nothing kept

@@ -1,34 +1,108 @@
-"""The Export page's import: a matrix and its labels uploaded, read once per pair of files. Keys import_*."""
+"""An imported matrix: uploaded and read once per pair of files on the Export page (its parse charged to the
+server's memory budget, like a run), and explored there and on Embedding space (neighbours, PCA or UMAP). Keys
+import_* (the upload and the table) and <prefix>_row / <prefix>_method of each page's explorer."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from core import captions, export
+from core import captions, export, umap_is_warm
 from core.limits import MAX_IMPORT_BYTES
+from core.rows import neighbour_table
+from serve import memory
 from ui import display, session
+from ui.figures import compare
+
+LIMIT_MB = MAX_IMPORT_BYTES // 1024**2  # the one upload cap: both uploaders and .streamlit/config.toml say it
+MAX_POINTS = 2000  # rows of an imported table in its layout
+PICKERS = ("import_row", "space_import_row")  # each explorer's neighbour picker: a new table starts them afresh
+CHARGE = "import"  # the session's holding on the server's budget for its imported table (serve.memory)
+
+
+def _forget() -> None:
+    """No imported table: nothing kept, nothing charged."""
+    for key in ("import_table", "import_key", "import_layouts"):
+        session.pop(key)
+    memory.release(f"{memory.current_session_id()}{memory.EXTRA}{CHARGE}")
 
 
 def imported_table() -> tuple[export.Imported, dict]:
     """The uploaded table and its layouts by method (kept until other files are chosen); stops the page until a
-    matrix is chosen, or when it cannot be read (saying why)."""
-    limit_mb = MAX_IMPORT_BYTES // 1024**2
+    matrix is chosen, or when it cannot be read or the server cannot hold it (saying why)."""
     matrix = st.file_uploader(
         "Embedding matrix: .npy, Projector vectors .tsv, .csv (ours), word2vec/GloVe .txt or .vec",
-        type=["npy", "tsv", "csv", "txt", "vec"], key="import_matrix", max_upload_size=limit_mb,
+        type=["npy", "tsv", "csv", "txt", "vec"], key="import_matrix", max_upload_size=LIMIT_MB,
     )  # fmt: skip
-    metadata = st.file_uploader("Labels (optional): metadata .tsv", type=["tsv"], key="import_metadata")
+    metadata = st.file_uploader(
+        "Labels (optional): metadata .tsv", type=["tsv"], key="import_metadata", max_upload_size=LIMIT_MB
+    )
     if matrix is None:
-        st.caption(captions.import_limit(limit_mb))
+        st.caption(captions.import_limit(LIMIT_MB))
         st.stop()
     key = (matrix.file_id, metadata.file_id if metadata else None)
     if session.get("import_key") != key:
+        _forget()  # the old table goes before the new one is parsed: the charge below counts all that is held
+        uploads = matrix.size + (metadata.size if metadata else 0)  # Streamlit keeps the uploaded bytes too
+
+        def charge(nbytes: int) -> None:  # before the parse allocates its table
+            memory.admit_extra(CHARGE, uploads + nbytes)
+
         try:
-            table = export.import_table(matrix.name, matrix.getvalue(), metadata.getvalue() if metadata else None)
-        except export.ImportFileError as error:
-            st.error(display.md_escape(str(error)))
+            table = export.import_table(
+                matrix.name, matrix.getvalue(), metadata.getvalue() if metadata else None, charge=charge
+            )
+            memory.admit_extra(CHARGE, uploads + export.kept_bytes(table))  # what stays, now that it is parsed
+        except (export.ImportFileError, memory.ServerBusy) as error:
+            _forget()
+            st.error(display.md_escape(getattr(error, "message", None) or str(error)))
             st.stop()
         session.put("import_table", table)
         session.put("import_key", key)
         session.put("import_layouts", {})
+        for picker in PICKERS:
+            session.pop(picker)
     return session.get("import_table"), session.get("import_layouts")
+
+
+def explore(table: export.Imported, layouts: dict, prefix: str) -> None:
+    """An imported table's nearest neighbours beside a 2-D layout of its rows (PCA, or UMAP once warm)."""
+    V, D = table.weight.shape
+    left, right = st.columns([1, 1.6])
+    with left:
+        row = st.selectbox(
+            "Nearest neighbours of", range(min(V, 5000)), format_func=table.labels.__getitem__, key=f"{prefix}_row"
+        )
+        nearest = neighbour_table(
+            table.weight, row, table.labels, table.categories, table.category_names, column="label"
+        )
+        st.dataframe(pd.DataFrame(nearest), hide_index=True)
+        shown = display.md_escape(table.labels[row])
+        st.caption(f"The {len(nearest['label'])} rows most cosine-similar to row {row} ('{shown}') of the imported "
+                   f"{V:,} × {D:,} table.")  # fmt: skip
+    with right:
+        method = st.radio("Layout", ("PCA", "UMAP"), horizontal=True, key=f"{prefix}_method")
+        if method == "UMAP" and not umap_is_warm():
+            st.info(captions.UMAP_WARMING)
+            method = "PCA"
+        if method not in layouts:
+            with st.spinner(f"Laying out {min(V, MAX_POINTS):,} rows with {method}…"):
+                layouts[method] = export.layout(table, method.lower(), MAX_POINTS)
+        shown_rows, coords = layouts[method]
+        title = f"The imported table's rows, {method}"
+        cats, names, labels = table.categories[shown_rows], table.category_names, [table.labels[r] for r in shown_rows]
+        display.chart(compare.scatter_panels([method], [coords], labels, cats, names, title))
+        st.caption(captions.layout_caption(method, len(shown_rows), V))
+
+
+def on_embedding_space() -> None:
+    """Embedding space with an imported table: a choice of this run's table or the imported one; the imported one
+    is explored here and the page stops. Without one, a line says where to import one."""
+    table = session.get("import_table")
+    if table is None:
+        st.caption("Import a matrix on the Export page (word2vec, GloVe, .npy...) to explore it here too.")
+        return
+    imported = f"Imported table ({table.weight.shape[0]:,} × {table.weight.shape[1]:,})"
+    if st.radio("Table", ("This run", imported), horizontal=True, key="space_table") == imported:
+        explore(table, session.get("import_layouts"), "space_import")
+        st.stop()
