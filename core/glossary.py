@@ -27,6 +27,18 @@ TERMS: dict[str, str] = {
     "between far-apart groups mean little.",
     "PCA": "The 2 or 3 directions in which the rows spread out most; the map is the rows' shadow on them. Distances "
     "are faithful within those directions, and it is fast.",
+    "softmax": "The head's scores turned into probabilities: exp(score) / Σ exp(scores). The loss of a position is "
+    "−ln of its target's probability; the batch's loss is their mean.",
+    "dL/dlogits": "The loss's gradient with respect to the scores: (softmax − one_hot(target)) / B. Every token's "
+    "score is pushed down by its probability, the target's pulled up by 1 − p.",
+    "scatter-add": "How the lookup's backward reaches the table: each batch position's dL/dh is added into the row "
+    "it looked up, so a row used k times gets the sum of k parts (padding_idx's parts are dropped).",
+    "bias correction": "Adam divides its moments by 1 − β^t at step t: early on, the running averages start at zero "
+    "and would be too small otherwise.",
+    "bitwise": "Equal to the bit: the same float32 operations in the same order give exactly the same number. "
+    "Another order (a fused or batched kernel) may differ in the last bit: float32 rounding.",
+    "k-NN overlap": "For one word, the share of its k nearest neighbours (by cosine) that two tables have in common: "
+    "the Jaccard index |A ∩ B| / |A ∪ B|, 1 = the same neighbours, 0 = none in common.",
 }
 
 LOOK_FOR: dict[str, str] = {
@@ -35,12 +47,16 @@ LOOK_FOR: dict[str, str] = {
     "gradient_masks": "The looked-up rows get a gradient (a tied head reaches every row; padding_idx blocks its "
     "own); a token used k times gets the sum of k parts.",
     "row_updates": "Rows that moved without a gradient: their bars are optimizer state, weight decay or max_norm.",
-    "embedding_space": "Press Play: words used in the same contexts drift together as training goes on.",
+    "embedding_space": "Press Play: words used in the same contexts drift together as training goes on; the k-NN "
+    "overlap between kept steps rises as the space settles.",
     "lookup": "emb(x) equals one_hot(x) @ W (max_norm's rescale aside): a lookup, not a layer with a bias or an "
     "activation.",
     "scale": "How many parameters each model spends on its table, and what a bigger dimension buys on your data.",
     "lessons": "Start a lesson, take its steps: the app then checks the lesson's point on your own run's records.",
-    "compare": "The rows with a gradient are the same for every optimizer; the rows that move are not.",
+    "compare": "The rows with a gradient are the same for every optimizer; the rows that move are not, and nor do "
+    "their words' neighbours (k-NN overlap).",
     "predict": "Guess first, then step: which rows get a gradient, and which move? The two can differ.",
+    "slow_motion": "Each stage's number equals the run's record: the batch mean is the recorded loss, the row's |g| "
+    "its grad_norm, and the replayed rule gives the recorded move to the bit.",
     "export": "Download the table or the history; upload a matrix to see its neighbours and its PCA.",
 }

@@ -1,0 +1,232 @@
+"""One step in slow motion: lookup, forward and loss, backward, the optimizer's step, recomputed by hand.
+
+`replay_step` re-trains a fresh Trainer to just before a step (a Trainer is deterministic: core.replay), keeps
+what the step starts from, and lets torch take the step; `stages` then recomputes the step by hand from that start
+(the max_norm rescale, W[x], the scores, the softmax, dL/dlogits = (softmax − one_hot) / B, dL/dh, the scatter-add
+into the rows with padding_idx's parts dropped and a tied head's path as its own term), and the page compares every
+number with what the run recorded. The optimizer's part for one row is core.arithmetic.row_move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core import replay
+from core.arithmetic import RowMove, RowState, agreement, row_move, row_state
+from core.config import TrainConfig
+from core.records import StepRecord
+from core.trainer import Trainer
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A step re-taken from its start: the table and head it started from, its batch, torch's record, and one
+    row's optimizer state before and after, its gradient and its weights after."""
+
+    step: int
+    weight: np.ndarray  # (V, D) the table before the step (before max_norm's rescale)
+    head: np.ndarray | None  # (V, D) an untied head before the step
+    record: StepRecord  # what the replayed step recorded (the same bits as the run's: the replay is deterministic)
+    row: int
+    state_before: RowState
+    state_after: RowState
+    torch_grad: np.ndarray  # (D,) the row's gradient from torch's autograd
+    parts_in_order: np.ndarray | None  # (k, D) a sparse gradient's uncoalesced parts for the row
+    w_after: np.ndarray  # (D,)
+
+
+def replay_cost(cfg: TrainConfig, step: int) -> tuple[int, float]:
+    """(steps re-trained, about how many seconds) to slow down `step` by replay."""
+    return step, replay.expected_seconds(cfg, step)
+
+
+def replay_step(cfg: TrainConfig, step: int, row: int) -> Replayed:
+    """Re-train a fresh run to step − 1, keep its start, take step `step` (ConfigError beyond a link's budget)."""
+    replay.check(cfg, step)
+    trainer = Trainer(cfg, history_bytes=1, snapshot_bytes=1)  # keeps one record and the first frame only
+    for _ in replay.steps_to(trainer, step - 1):
+        pass
+    weight_param = trainer.model.embedding.weight
+    weight = trainer.weight
+    head = None if trainer.model.head is None else trainer.model.head.weight.detach().cpu().numpy().copy()
+    before = row_state(trainer.optimizers[0], weight_param, row)
+    record = trainer.step()
+    grad, parts = _row_grad(weight_param.grad, row, cfg.dim)
+    after = row_state(trainer.optimizers[0], weight_param, row)
+    return Replayed(step, weight, head, record, row, before, after, grad, parts, trainer.weight_rows([row])[0])
+
+
+def _row_grad(grad: torch.Tensor | None, row: int, dim: int) -> tuple[np.ndarray, np.ndarray | None]:
+    if grad is None:
+        return np.zeros(dim, np.float32), None
+    if not grad.is_sparse:
+        return grad[row].detach().cpu().numpy().copy(), None
+    parts = grad._values()[grad._indices()[0] == row].detach().cpu().numpy().copy()  # batch order
+    return parts.sum(axis=0, dtype=np.float32) if len(parts) else np.zeros(dim, np.float32), parts
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The step by hand. (B,) and (B, D) arrays over the batch; (V,) over the table; the chosen position's and row's
+    details separately."""
+
+    centres: np.ndarray  # (B,) the looked-up rows
+    targets: np.ndarray  # (B,)
+    renormed: np.ndarray  # (n,) rows max_norm rescaled in the forward pass
+    hidden: np.ndarray  # (B, D) W[x], after the rescale
+    position: int
+    scores: np.ndarray  # (V,) the head's scores for the chosen position
+    softmax: np.ndarray  # (V,)
+    target_prob: float
+    losses: np.ndarray  # (B,) −log p(target) per position
+    loss: float  # their mean
+    dlogits: np.ndarray  # (V,) dL/dlogits for the chosen position: (softmax − one_hot) / B
+    dhidden: np.ndarray  # (B, D) dL/dh per position
+    row: int
+    row_positions: np.ndarray  # (k,) positions that looked the row up
+    row_parts: np.ndarray  # (k, D) their dL/dh: the scatter-add's contributions to the row
+    dropped: np.ndarray  # (k,) bool: a padding_idx part that the lookup drops
+    lookup_grad: np.ndarray  # (D,) the sum of the parts kept
+    head_grad: np.ndarray | None  # (D,) a tied head's path into the row: Σ_b dL/dlogits[b, row] · h_b
+    row_grad: np.ndarray  # (D,) the row's whole gradient
+    grad_norm: np.ndarray  # (V,) every row's gradient length
+    head_grad_norm: np.ndarray | None  # (V,) an untied head's
+
+
+def stages(
+    cfg: TrainConfig, weight: np.ndarray, head: np.ndarray | None, centres: np.ndarray, targets: np.ndarray,
+    position: int, row: int,
+) -> Stages:  # fmt: skip
+    """The step recomputed from its start: the table (V, D) before it, an untied head (V, D) or None, the batch."""
+    with torch.no_grad():
+        w = torch.tensor(weight)  # (V, D) a copy: max_norm's rescale is done on it
+        ids, tgt = torch.as_tensor(centres, dtype=torch.long), torch.as_tensor(targets, dtype=torch.long)
+        used = torch.unique(ids)
+        renormed = used[:0]
+        if cfg.max_norm is not None:
+            norms = torch.linalg.vector_norm(w[used], dim=1)  # (n,)
+            long = norms > cfg.max_norm
+            renormed = used[long]
+            w[renormed] *= (cfg.max_norm / (norms[long].double() + 1e-7)).float()[:, None]
+        h = w[ids]  # (B, D) the lookup
+        head_w = w if head is None else torch.tensor(head)  # (V, D)
+        logits = h @ head_w.T  # (B, V)
+        log_p = torch.log_softmax(logits, dim=1)
+        p = log_p.exp()
+        batch = len(centres)
+        losses = -log_p[torch.arange(batch), tgt]  # (B,)
+        dlogits = p.clone()
+        dlogits[torch.arange(batch), tgt] -= 1
+        dlogits /= batch  # (B, V)
+        dh = dlogits @ head_w  # (B, D)
+        keep = ids != cfg.padding_idx if cfg.padding_idx is not None else torch.ones_like(ids, dtype=torch.bool)
+        grad = torch.zeros_like(w).index_add_(0, ids[keep], dh[keep])  # (V, D) the lookup's scatter-add
+        head_grad = dlogits.T @ h  # (V, D) the head's gradient: a tied head's extra path into the table
+        if head is None:
+            grad += head_grad
+        at = (ids == row).nonzero()[:, 0]
+        return Stages(
+            centres=np.asarray(centres), targets=np.asarray(targets), renormed=renormed.numpy(), hidden=h.numpy(),
+            position=position, scores=logits[position].numpy(), softmax=p[position].numpy(),
+            target_prob=float(p[position, tgt[position]]), losses=losses.numpy(), loss=float(losses.mean()),
+            dlogits=dlogits[position].numpy(), dhidden=dh.numpy(), row=row, row_positions=at.numpy(),
+            row_parts=dh[at].numpy(), dropped=(~keep[at]).numpy(), lookup_grad=dh[at][keep[at]].sum(0).numpy(),
+            head_grad=head_grad[row].numpy() if head is None else None, row_grad=grad[row].numpy(),
+            grad_norm=torch.linalg.vector_norm(grad, dim=1).numpy(),
+            head_grad_norm=None if head is None else torch.linalg.vector_norm(head_grad, dim=1).numpy(),
+        )  # fmt: skip
+
+
+def optimizer_step(cfg: TrainConfig, replayed: Replayed) -> RowMove:
+    """The optimizer's part for the replayed row, from its state and torch's gradient (core.arithmetic)."""
+    rec, row = replayed.record, replayed.row
+    looked_up = bool((rec.input_ids == row).any())
+    present = replayed.parts_in_order is None or len(replayed.parts_in_order) > 0
+    w = replayed.weight[row]
+    return row_move(cfg, w, replayed.torch_grad, replayed.state_before, looked_up, present, replayed.parts_in_order)
+
+
+def replay_limit(cfg: TrainConfig) -> int:
+    """The latest step this page may re-take for this config (a link's replay budget)."""
+    return replay.max_steps(cfg)
+
+
+def replayable_steps(kept: list[int], cfg: TrainConfig) -> list[int]:
+    """The kept steps this page may re-take: 1 and up, within a link's replay budget."""
+    limit = replay.max_steps(cfg)
+    return [s for s in kept if 1 <= s <= limit]
+
+
+def lookup_caption(st_: Stages, cfg: TrainConfig) -> str:
+    """Stage 1's sentence: how many rows the batch looked up, repeats, max_norm's rescale."""
+    distinct = len(np.unique(st_.centres))
+    batch = len(st_.centres)
+    text = f"The batch's {batch:,} centre tokens select {distinct:,} distinct rows: W[x] is {batch:,} × {cfg.dim:,}."
+    if cfg.max_norm is not None:
+        text += f" max_norm = {cfg.max_norm:g} rescaled {len(st_.renormed):,} of them to that length first."
+    return text
+
+
+def forward_caption(st_: Stages, recorded_loss: float, token: str) -> str:
+    """Stage 2's sentence: the position's loss and the batch mean against the recorded loss."""
+    return (
+        f"Position {st_.position}: p({token}) = {st_.target_prob:.4g}, loss −ln p = {st_.losses[st_.position]:.4f}. "
+        f"The mean over the batch is {st_.loss:.6f}; the run recorded {recorded_loss:.6f} "
+        f"(difference {abs(st_.loss - recorded_loss):.1e}, float32 rounding). Its target's dL/dlogit is "
+        f"(p − 1) / B = {st_.dlogits[st_.targets[st_.position]]:.3e}; every other token's is p / B."
+    )
+
+
+def decay_caption(projected: np.ndarray, cfg: TrainConfig) -> str:
+    """The decay plot's sentence: how the state's own move shrinks, or that there is none."""
+    if not projected.any():
+        return (
+            f"With no gradient, {cfg.optimizer}'s state cannot move this row by itself: a row without a gradient "
+            "stays put (weight decay aside)."
+        )
+    ratio = projected[-1] / projected[0] if projected[0] else 0.0
+    return (
+        f"If this row got no gradient from now on, its state alone would move it {projected[0]:.3e} next step and "
+        f"{projected[-1]:.3e} after {len(projected)} steps ({ratio:.2f} of the first): the buffers decay towards zero."
+    )
+
+
+def backward_caption(st_: Stages, rec: StepRecord, cfg: TrainConfig, token: str) -> str:
+    """Stage 3's sentence: the row's parts, the head's path, its length against the recorded grad_norm, the mask."""
+    k, dropped = len(st_.row_positions), int(st_.dropped.sum())
+    text = f"Row {st_.row} ({token}) was looked up {k} time(s): its lookup gradient sums {k - dropped} part(s)"
+    text += f" ({dropped} dropped: padding_idx = {cfg.padding_idx} passes no gradient)." if dropped else "."
+    if st_.head_grad is not None:
+        text += f" The tied head adds Σ_b dL/dlogits[b, {st_.row}]·h_b, length {np.linalg.norm(st_.head_grad):.3e}."
+    mine, recorded = float(np.linalg.norm(st_.row_grad)), float(rec.grad_norm[st_.row])
+    mask = st_.grad_norm > 0
+    same = "exactly the recorded mask" if (mask == rec.grad_mask).all() else "NOT the recorded mask"
+    return (
+        f"{text} |g| = {mine:.6e}; recorded grad_norm {recorded:.6e} (difference {abs(mine - recorded):.1e}). "
+        f"{int(mask.sum()):,} rows have a gradient: {same}."
+    )
+
+
+def step_caption(move: RowMove, recorded_move: np.ndarray, looked_up: bool) -> str:
+    """Stage 4's sentence: the replayed move against the recorded one, and why a row without a gradient moved."""
+    got = agreement(move.w_after, move.w_before + recorded_move)
+    how = (
+        "equal to the recorded move to the bit (the same float32 operations replayed)"
+        if got.bitwise
+        else f"within float32 rounding of the recorded move: largest difference {got.max_abs_diff:.1e} "
+        f"({got.max_ulps:.0f} float32 spacings)"
+    )
+    text = f"|Δw| = {np.linalg.norm(move.move):.6e}, {how}."
+    if not np.any(move.grad):
+        if not move.touched:
+            text += " No gradient and a sparse optimizer: the row was not touched at all."
+        elif np.any(move.move):
+            text += " No gradient this step, yet it moved: the optimizer's state (and any weight decay) moved it."
+        else:
+            text += " No gradient and no state to carry it: it did not move."
+    elif move.w_start is not None and not np.array_equal(move.w_start, move.w_before):
+        text += " max_norm rescaled it in the forward pass before the optimizer stepped."
+    return text + ("" if looked_up else " (Not looked up this step.)")
