@@ -720,3 +720,11 @@ def purity_caption(last_step: int, last: float, chance: float, n_measured: int, 
         f"At step {last_step}, {last:.0%} of a categorised row's 5 cosine-nearest categorised rows share its category; "
         f"a random table would score {chance:.0%} (chance). Measured on {measured} ({n_categorised:,} with a category)."
     )
+
+
+def picks_caption(picks: Sequence) -> str:
+    """Under the table of a student's picked rows (core.predict.Pick): how many were right."""
+    if not picks:
+        return "Pick rows above the Step button next time: each pick is scored here with its reason."
+    right = sum(p.right for p in picks)
+    return f"{right} of {count(len(picks), 'picked row')} moved, as predicted; the reasons come from the step's record."

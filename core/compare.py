@@ -27,8 +27,9 @@ MIN_MEMBERS, MAX_MEMBERS = 2, 4
 
 
 def member_config(base: TrainConfig, optimizer: str, **options) -> TrainConfig:
-    """`base`'s table, corpus and batches with `optimizer` at its own defaults, overridden by `options`."""
-    defaults = optimizer_defaults(optimizer)
+    """`base`'s table, corpus and batches with `optimizer` at its own defaults (for the table's dimension),
+    overridden by `options`."""
+    defaults = optimizer_defaults(optimizer, base.dim)
     return base.replace(**{"optimizer": optimizer, "sparse": False, **defaults, **options})
 
 

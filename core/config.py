@@ -9,7 +9,7 @@ from core.budget import run_bytes
 from core.corpus import count_words
 from core.errors import ConfigError
 from core.limits import MAX_BATCH, MAX_CORPUS_CHARS, MAX_DIM, MAX_LR, MAX_VOCAB, MAX_WINDOW, MEMORY_BUDGET_BYTES
-from core.optimizers import OPTIMIZERS, optimizer_defaults
+from core.optimizers import BASE_DIM, OPTIMIZERS, optimizer_defaults
 
 INITS = {
     "normal": "N(0, 1), PyTorch's default for nn.Embedding",
@@ -27,7 +27,7 @@ class TrainConfig:
     vocab_size: int = 60
     dim: int = 16
     optimizer: str = "adam"
-    lr: float | None = None  # None: the optimizer's default (core.optimizers.optimizer_defaults)
+    lr: float | None = None  # None: the optimizer's default for the table's dim (core.optimizers.default_lr_for)
     momentum: float = 0.0
     nesterov: bool = False
     beta1: float = 0.9
@@ -45,7 +45,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.optimizer, str) and self.optimizer in OPTIMIZERS:  # else _check_optimizer says so
-            defaults = optimizer_defaults(self.optimizer)
+            defaults = optimizer_defaults(self.optimizer, self.dim if _is_int(self.dim) and self.dim > 0 else BASE_DIM)
             for name in ("lr", "weight_decay"):
                 if getattr(self, name) is None:
                     object.__setattr__(self, name, defaults[name])  # frozen: resolved once, here
@@ -201,3 +201,17 @@ def _check_memory(cfg: TrainConfig) -> None:
 
 
 _CHECKS = (_check_sizes, _check_optimizer, _check_embedding, _check_sparse, _check_corpus, _check_memory)
+
+
+def largest_vocab_that_fits(cfg: TrainConfig, budget_bytes: int) -> int | None:
+    """The largest vocabulary size, at most cfg's, whose run with cfg's other settings needs at most
+    `budget_bytes` (core.budget.run_bytes); None when even the smallest table does not fit."""
+    low = max(2, 3 if cfg.padding_idx is not None else 2, (cfg.padding_idx or 0) + 1)
+    fits = lambda v: run_bytes(cfg.replace(vocab_size=v)).total <= budget_bytes  # noqa: E731  # grows with V
+    if low > cfg.vocab_size or not fits(low):
+        return None
+    high = cfg.vocab_size
+    while low < high:  # invariant: fits(low)
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low

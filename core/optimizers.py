@@ -3,7 +3,10 @@ state it keeps. Pure data, importable without torch (core.model builds the torch
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+BASE_DIM = 16  # the default table's dimension: default_lr is tuned for it
 
 
 @dataclass(frozen=True)
@@ -11,18 +14,20 @@ class OptimizerSpec:
     """What the app needs to know about one optimizer."""
 
     label: str
-    default_lr: float  # the app's tuned default: learns the default table within ~100 steps
+    default_lr: float  # the app's tuned default at D = BASE_DIM (default_lr_for scales it to other dimensions)
     sparse_ok: bool  # accepts the sparse gradients of nn.Embedding(sparse=True)
     uses_momentum: bool  # the momentum field means something
     uses_betas: bool
     summary: str
     default_weight_decay: float = 0.0  # torch's default (AdamW: 0.01)
+    adaptive: bool = True  # steps each value by about lr whatever its gradient's size (all but SGD)
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     "sgd": OptimizerSpec(
         "SGD", 0.5, sparse_ok=True, uses_momentum=True, uses_betas=False,
         summary="w -= lr * grad (plus momentum and weight decay if set): with neither, only used rows move.",
+        adaptive=False,
     ),
     "adam": OptimizerSpec(
         "Adam", 0.05, sparse_ok=False, uses_momentum=False, uses_betas=True,
@@ -49,11 +54,22 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 }  # fmt: skip
 
 
-def optimizer_defaults(name: str) -> dict:
-    """The settings a run gets for `name` unless the user gives others: torch's defaults, the app's lr."""
+def default_lr_for(name: str, dim: int = BASE_DIM) -> float:
+    """The app's lr for `name` on a table of dimension `dim`: default_lr, for an adaptive optimizer times
+    sqrt(16 / dim) above D = 16, to two significant figures. An adaptive step moves every value by about lr and a
+    logit sums D products, so it moves a logit ~sqrt(D) times more: at D = 128, Adam at 0.05 trains a 10,000-row
+    table backwards (10.6 -> 12.2 in 100 steps, ln V = 9.21). SGD's step follows its gradient: it keeps its lr."""
+    spec = OPTIMIZERS[name]
+    lr = spec.default_lr * (math.sqrt(BASE_DIM / max(dim, BASE_DIM)) if spec.adaptive else 1.0)
+    return float(f"{lr:.2g}")
+
+
+def optimizer_defaults(name: str, dim: int = BASE_DIM) -> dict:
+    """The settings a run gets for `name` on a table of dimension `dim` unless the user gives others: torch's
+    defaults, the app's lr (default_lr_for)."""
     spec = OPTIMIZERS[name]
     return {
-        "lr": spec.default_lr,
+        "lr": default_lr_for(name, dim),
         "weight_decay": spec.default_weight_decay,
         "momentum": 0.0,
         "nesterov": False,

@@ -96,6 +96,7 @@ class Prediction:
     step: int
     grad: int
     moved: int
+    picks: tuple[int, ...] = ()  # rows predicted to move
 
 
 @dataclass(frozen=True)
@@ -143,3 +144,45 @@ def next_batch(trainer) -> NextBatch:
     centres, _ = trainer.peek_batch()
     counts = np.bincount(centres, minlength=trainer.cfg.vocab_size)
     return NextBatch(len(centres), counts, batch_bar_rows(counts))
+
+
+NOT_LOOKED_UP = "not looked up: no gradient, and no optimizer state, weight decay or rescale moved it"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One row a student predicted would move, against the record: right when it moved, and why it did or not."""
+
+    row: int
+    moved: bool
+    reasons: tuple[str, ...]
+
+    @property
+    def right(self) -> bool:
+        return self.moved
+
+
+def score_picks(record: StepRecord, rows) -> list[Pick]:
+    """Each picked row (predicted to move) scored against the record, with the reasons it moved or stayed."""
+    exp = explain(record)
+    picks = []
+    for row in (int(r) for r in rows):
+        reasons = exp.reasons(row)
+        if not exp.moved[row] and not reasons:
+            reasons = [NOT_LOOKED_UP] if not exp.looked_up[row] else ["looked up, yet its update was zero"]
+        picks.append(Pick(row, bool(exp.moved[row]), tuple(reasons)))
+    return picks
+
+
+def pick_options(batch: NextBatch, token_freq: np.ndarray, n_others: int = 20) -> list[int]:
+    """The rows a student may pick: every row of the next batch (most looked-up first), then up to `n_others` of
+    the corpus's most frequent rows outside it (does a row the batch misses move too?)."""
+    in_batch = [int(r) for r in np.argsort(-batch.counts, kind="stable") if batch.counts[r] > 0]
+    outside = [int(r) for r in np.argsort(-token_freq, kind="stable") if batch.counts[r] == 0]
+    return in_batch + outside[:n_others]
+
+
+def picks_table(picks: list[Pick], vocab) -> list[dict]:
+    """The picks as table rows: row, token, whether it moved, why."""
+    moved = {True: "yes ✓", False: "no ✗"}
+    return [{"row": p.row, "token": vocab[p.row], "moved": moved[p.moved], "why": "; ".join(p.reasons)} for p in picks]

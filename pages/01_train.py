@@ -7,6 +7,7 @@ from core.captions import batch_title, loss_caption, loss_warning, strip_caption
 from core.rows import GradientGroups, batch_bar_rows, frame_before, looked_up, loss_series, sample_rows
 from ui import display, session, training
 from ui.figures import train
+from ui.widgets import sidebar
 from ui.widgets.controls import row_label, step_picker
 
 TICK_SECONDS = 0.4  # Run reruns only the fragment below this often, stepping for at most half of it
@@ -18,6 +19,7 @@ ui.page.setup("train", "Train: one batch at a time")
 @st.fragment(run_every=TICK_SECONDS if session.running() else None)
 def train_panel() -> None:
     training.step_row(TICK_SECONDS)
+    sidebar.refresh_links()  # the sidebar's "reproduces this run at step N": a fragment rerun skips the sidebar
     tr = session.trainer()
     cfg, records = tr.cfg, tr.history
     # The slider only when asked for: redrawing it costs ~25 ms of browser time on every Step click

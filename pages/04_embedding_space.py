@@ -10,11 +10,14 @@ from ui import display, session
 from ui.display import md_escape
 from ui.figures import space
 from ui.widgets.controls import layout_picker, trail_picker
+from ui.widgets.neighbours import for_steps as neighbour_changes
+from ui.widgets.upload import on_embedding_space
 
 # Rows sent to the browser per frame; rows the purity curve measures; the most frequent tokens offered to pick
 MAX_POINTS, PURITY_ROWS, PICKABLE = 2000, 3000, 200
 
 ui.page.setup("embedding_space", "Embedding space: do similar tokens end up close?")
+on_embedding_space()  # an imported table, when one is chosen, is explored instead (and the page stops there)
 tr = session.trainer()
 cfg, vocab, V, frames = tr.cfg, tr.vocab, tr.cfg.vocab_size, tr.frames()
 steps = [s for s, _ in frames]
@@ -37,7 +40,6 @@ display.chart(space.embedding_animation(
 n_laid_out, labelled = None if laid_out is None else len(laid_out), len(rows) <= space.MAX_TEXT_LABELS
 notes = space_notes(steps, tr.snapshots.stride, len(rows), V, n_laid_out, labelled, (shown_cats >= 0).any(), len(trail))
 st.caption(notes)
-
 left, right = st.columns(2)
 with left:
     most_used = [int(r) for r in frequent_first[:PICKABLE]]  # any row: neighbours need no layout
@@ -55,3 +57,4 @@ with right:
         chance = chance_purity(picked_cats)
         display.chart(space.purity_curve(curve_steps, values, chance, chosen))
         st.caption(purity_caption(steps[-1], values[-1], chance, len(pick), V, n_categorised))
+neighbour_changes(tr, "space")

@@ -8,6 +8,8 @@ from core.lessons import blind_guess
 from ui import display, session
 from ui.figures import compare
 from ui.widgets import compare as controls
+from ui.widgets.controls import step_picker
+from ui.widgets.neighbours import for_members as neighbour_changes
 
 MAX_POINTS = 1000  # rows per PCA panel
 
@@ -42,7 +44,7 @@ display.chart(compare.compare_row_trajectory(labels, trajectories, vocab[row]))
 st.caption(captions.compare_row_caption(display.md_escape(vocab[row]), labels, trajectories))
 
 frame_steps = run.frame_steps()
-chosen = st.select_slider("PCA at step", frame_steps, value=frame_steps[-1], key="compare_pca_step")
+chosen = step_picker(frame_steps, "compare_pca_step", "PCA at step", every=False)  # follows the newest step
 pca = session.memo("compare_pca", (tuple(run.configs), chosen), lambda: run.pca(chosen, MAX_POINTS), keep=1)
 first = run.members[0]
 title = f"PCA of each optimizer's table after step {chosen}"
@@ -51,3 +53,4 @@ display.chart(
     compare.scatter_panels(labels, pca.coords, tokens, first.categories[pca.rows], first.category_names, title)
 )
 st.caption(captions.compare_pca_caption(labels, pca.lengths, len(pca.rows), V))
+neighbour_changes(run, labels, "compare")

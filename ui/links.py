@@ -191,9 +191,13 @@ def sync_step() -> None:
         st.query_params[STEP] = want
 
 
-def dark_link() -> str:
-    """This page's address with Streamlit's own switch to its dark theme (read by the browser when it loads)."""
-    return "?" + urlencode({**st.query_params.to_dict(), **link_params(), "embed_options": "dark_theme"})
+def theme_link(dark: bool) -> str:
+    """This run's address (every setting, the step, the view) with Streamlit's own switch to its dark or light
+    theme, which the browser reads when it opens the link (`embed_options=dark_theme`)."""
+    query = {**to_query(session.cfg()), **link_params(), "embed_options": "dark_theme" if dark else "light_theme"}
+    if not dark:
+        query.pop(THEME, None)
+    return "?" + urlencode(query)
 
 
 def link_sentence(cfg, step: int) -> str:

@@ -44,6 +44,8 @@ PAGES = (
          "Which rows will get a gradient, and which will move? Guess, step, and see why."),
     Page("pages/10_export.py", "Export and import", "export", ":material/download:",
          "Take the table or the history away (.npy, .csv, Projector .tsv); bring a matrix in to explore."),
+    Page("pages/11_slow_motion.py", "One step in slow motion", "slow_motion", ":material/slow_motion_video:",
+         "What did this step compute? Lookup, loss, backward and the optimizer's arithmetic, with one row's numbers."),
 )  # fmt: skip
 
 _entry = threading.local()  # whether app.py declared the pages in this script run (one thread per run)
@@ -54,12 +56,32 @@ def by_url(url: str) -> Page:
     return next(page for page in (HOME, *PAGES) if page.url == url)
 
 
+# The navigation's icons, by url path: emoji, which the browser draws. A st.Page's :material/…: icon becomes the tab's
+# favicon, and Streamlit fetches that one from a font host (fonts.gstatic.com), out of an offline classroom's reach.
+NAV_ICONS = {
+    "home": "ℹ️",
+    "train": "▶️",
+    "gradient_masks": "◼️",
+    "row_updates": "↗️",
+    "embedding_space": "❇️",
+    "lookup": "➡️",
+    "scale": "↕️",
+    "lessons": "✏️",
+    "compare": "⚖️",
+    "predict": "⁉️",
+    "export": "⬇️",
+    "slow_motion": "⚙️",
+}  # fmt: skip  (each also in common text fonts: legible without an emoji font)
+
+
 def navigation() -> st.Page:
     """st.navigation over every page, Home the default (paths absolute, so any cwd works)."""
     _entry.declared = True
+    pages = (HOME, *PAGES)
     return st.navigation(
-        [st.Page(ROOT / p.file, title=p.title, url_path=p.url, icon=p.icon, default=p is HOME) for p in (HOME, *PAGES)]
-    )
+        [st.Page(ROOT / p.file, title=p.title, url_path=p.url, icon=NAV_ICONS.get(p.url, "▶️"), default=p is HOME)
+         for p in pages]
+    )  # fmt: skip
 
 
 def ensure_declared() -> None:

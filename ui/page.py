@@ -9,6 +9,8 @@ from serve import process
 from ui import display, links, nav, session, training
 from ui.widgets import glossary, sidebar
 
+FAVICON = "🧮"
+
 
 def setup(url: str, heading: str) -> None:
     """Process, navigation, the session's run (from the link the first time), the URL, a link's replay, the
@@ -16,11 +18,13 @@ def setup(url: str, heading: str) -> None:
     title = nav.by_url(url).title
     process.setup_process(warm_up_umap)  # once per process: numba's cache dir, then UMAP's warm-up in the background
     nav.ensure_declared()
-    st.set_page_config(page_title=f"{title} · Embedding Explorer", layout="wide")
+    # An emoji favicon, drawn by the browser: a page's :material/…: icon as the favicon is fetched from a font host
+    # (fonts.gstatic.com), which an offline classroom cannot reach; the icons in the page links are Streamlit's own
+    st.set_page_config(page_title=f"{title} · Embedding Explorer", page_icon=FAVICON, layout="wide")
     refused = None if session.started() else session.init(*links.read())  # before the URL is rewritten below
     st.html(display.css(display.on()))
-    if refused is not None:  # the server is full even for this link's run: say so, try again next time
-        st.error(display.md_escape(refused), icon=":material/memory:")
+    if refused is not None:  # the server cannot hold this link's run: say so, offer one that fits, retry next time
+        sidebar.refused_link(refused)
         st.stop()
     session.enter_page(title)
     session.sync()

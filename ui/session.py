@@ -52,6 +52,9 @@ KEYS = MappingProxyType({
     "replay_refused": Key("tuple | None", "links", "(config, message, most steps) for a step a link may not ask"),
     "display_mode": Key("bool", "display", "classroom display mode (the link's projector=1)"),
     "theme_dark": Key("bool", "display", "the dark theme asked for (the link's theme=dark)"),
+    "refused_link": Key("TrainConfig | None", "session", "the link's run the server refused before any run started"),
+    "link_boxes": Key("dict[str, DeltaGenerator]", "widgets.sidebar", "the sidebar's sentences that name the step, by "
+                      "name: a Step in the Train page's fragment rewrites them (widgets.sidebar.refresh_links)"),
     "corpus_paste": Key("str", "widgets.sidebar", "the pasted text as typed (its text area is rebuilt from it)"),
     "corpus_upload_error": Key("str | None", "widgets.sidebar", "why an uploaded .txt was refused"),
     "_server_run_token": Key("RunToken", "serve.memory", "this session's charge on the server (freed with it)"),
@@ -67,7 +70,8 @@ WIDGET_PREFIXES = MappingProxyType({
     "train_": "pages/01_train.py", "masks_": "pages/02_gradient_masks.py", "updates_": "pages/03_row_updates.py",
     "space_": "pages/04_embedding_space.py", "lookup_": "pages/05_lookup.py", "scale_": "pages/06_scale.py",
     "lesson_": "widgets.lessons, pages/07_lessons.py", "compare_": "pages/08_compare.py",
-    "predict_": "pages/09_predict.py", "export_": "pages/10_export.py", "import_": "pages/10_export.py",
+    "predict_": "pages/09_predict.py", "export_": "pages/10_export.py", "import_": "widgets.upload (pages 10, 04)",
+    "slow_": "pages/11_slow_motion.py",
 })  # fmt: skip
 
 
@@ -176,10 +180,11 @@ def memo(name: str, key, compute, keep: int | None = None):
     return kept[key]
 
 
-def _defaults_for(optimizer) -> dict:
-    """Every field's default, the optimizer's own where it has one (lr, weight decay, momentum, betas)."""
+def _defaults_for(optimizer, dim=DEFAULTS["dim"]) -> dict:
+    """Every field's default, the optimizer's own where it has one (lr for the table's `dim`, weight decay,
+    momentum, betas)."""
     try:
-        return {**DEFAULTS, **optimizer_defaults(optimizer)}
+        return {**DEFAULTS, **optimizer_defaults(optimizer, dim)}
     except (KeyError, TypeError):
         return DEFAULTS
 
@@ -191,7 +196,7 @@ def _first_valid(values: dict) -> TrainConfig:
         try:
             return TrainConfig(**values)
         except ConfigError as error:
-            default = _defaults_for(values.get("optimizer"))[error.field]
+            default = _defaults_for(values.get("optimizer"), values.get("dim"))[error.field]
             if values.get(error.field) == default:
                 break  # the default itself is refused with these neighbours: start over from all defaults
             values[error.field] = default
@@ -202,18 +207,31 @@ def init(values: dict, link_errors: dict[str, str], view: dict[str, Any]) -> str
     """Once per browser session: keep the link's settings (unreadable ones in `link_errors`) and view, then build
     the first run; the server's refusal, if any (the next rerun tries again)."""
     ss = st.session_state
-    store = {**_defaults_for(values.get("optimizer", DEFAULTS["optimizer"])), **values}  # unset: the optimizer's
+    optimizer, dim = values.get("optimizer", DEFAULTS["optimizer"]), values.get("dim", DEFAULTS["dim"])
+    store = {**_defaults_for(optimizer, dim), **values}  # unset: the optimizer's, its lr for the link's dim
     ss.store = store  # invalid values stay here, so their control shows them with core's message beside
     ss.link_errors = dict(link_errors)  # values a link set that could not even be parsed (?dim=abc, ?step=x)
     for key, value in view.items():
         ss[_declared(key)] = value
     ss.replay_refused, ss.page, ss.run_id = None, None, 0
+    cfg = _first_valid(store)
     try:
-        apply(_first_valid(store))
-    except memory.ServerBusy as refused:  # the server is full even for this link's run
-        ss.trainer = None
+        apply(cfg)
+    except memory.ServerBusy as refused:  # the server is full even for this link's run: a smaller one is offered
+        ss.trainer, ss.refused_link = None, cfg
         return refused.message
     return None
+
+
+def start_instead(cfg: TrainConfig) -> None:
+    """After a refused link: start `cfg` (a button's on_click) and show it in every control; refused again, the
+    next rerun's init says why."""
+    try:
+        apply(cfg)
+    except memory.ServerBusy:
+        return
+    st.session_state.store, st.session_state.refused_link = asdict(cfg), None
+    _clear_link_errors()
 
 
 def apply(cfg: TrainConfig) -> None:
@@ -302,11 +320,25 @@ def set_optimizer(name: str) -> None:
     back to torch's (AdamW at Adam's weight decay of 0 would be Adam; SGD at Adam's lr barely learns)."""
     set_setting("optimizer", name)
     try:
-        defaults = optimizer_defaults(name)
-    except KeyError:
+        defaults = optimizer_defaults(name, st.session_state.store["dim"])
+    except (KeyError, TypeError):
         return  # not an optimizer: core's message shows under the control
     for field, value in defaults.items():
         set_setting(field, value)
+
+
+def set_dim(dim) -> None:
+    """Change the table's dimension; an lr left at the optimizer's default for the old one follows to the new
+    one's (core.optimizers.default_lr_for), an lr the user chose stays."""
+    store = st.session_state.store
+    try:
+        followed = store["lr"] == optimizer_defaults(store["optimizer"], store["dim"])["lr"]
+        new_lr = optimizer_defaults(store["optimizer"], dim)["lr"]
+    except (KeyError, TypeError):  # an unknown optimizer or an invalid dimension: core's message shows
+        followed = False
+    set_setting("dim", dim)
+    if followed:
+        set_setting("lr", new_lr)
 
 
 def confirm_pending() -> None:

@@ -11,30 +11,42 @@ from core.optimizers import optimizer_defaults
 from serve import memory
 from ui import display, session, training
 
+SECOND = "_2"  # a member's key: the optimizer's name, or the name + SECOND for the same optimizer again
 LABELS = {name: spec.label for name, spec in OPTIMIZERS.items()}
+LABELS |= {name + SECOND: f"{spec.label}, other settings" for name, spec in OPTIMIZERS.items()}
+SECOND_DEFAULTS = {"sgd" + SECOND: {"momentum": 0.9}}  # the momentum lesson's pair in one pick
 
 
-def _options(name: str) -> dict:
-    """One optimizer's own settings, at its defaults until changed."""
-    default = optimizer_defaults(name)
-    lr = st.number_input(f"{LABELS[name]}: lr", 1e-5, 100.0, default["lr"], format="%g", key=f"compare_lr_{name}")
+def optimizer_of(member: str) -> str:
+    """The optimizer a member key trains with ("sgd_2" -> "sgd")."""
+    return member.removesuffix(SECOND)
+
+
+def _options(member: str, dim: int) -> dict:
+    """One member's own settings, at its optimizer's defaults (for the table's dimension) until changed."""
+    name = optimizer_of(member)
+    default = {**optimizer_defaults(name, dim), **SECOND_DEFAULTS.get(member, {})}
+    lr = st.number_input(f"{LABELS[member]}: lr", 1e-5, 100.0, default["lr"], format="%g", key=f"compare_lr_{member}")
     opts = {"lr": lr}
     if name != "sparse_adam":
         opts["weight_decay"] = st.number_input(
-            "weight decay", 0.0, 1.0, default["weight_decay"], format="%g", key=f"compare_wd_{name}"
+            "weight decay", 0.0, 1.0, default["weight_decay"], format="%g", key=f"compare_wd_{member}"
         )
     if OPTIMIZERS[name].uses_momentum:
-        opts["momentum"] = st.number_input("momentum", 0.0, 0.99, 0.0, key=f"compare_momentum_{name}")
+        opts["momentum"] = st.number_input("momentum", 0.0, 0.99, default["momentum"], key=f"compare_momentum_{member}")
     if OPTIMIZERS[name].uses_betas:  # beta1 0: no running mean of the gradient, so no moves without one
-        opts["beta1"] = st.number_input("beta1", 0.0, 0.999, default["beta1"], key=f"compare_beta1_{name}")
+        opts["beta1"] = st.number_input("beta1", 0.0, 0.999, default["beta1"], key=f"compare_beta1_{member}")
     return opts
 
 
 def members(base: TrainConfig) -> list[TrainConfig]:
-    """The chosen optimizers' configs on `base`'s table and batches (stops the page until they are valid)."""
+    """The chosen members' configs on `base`'s table and batches (stops the page until they are valid). A member is
+    an optimizer with its own settings; "…, other settings" adds the same optimizer again (SGD beside SGD with
+    momentum), each then labelled by what sets it apart."""
     names = st.multiselect(
-        f"Optimizers (2 to {MAX_MEMBERS})", list(OPTIMIZERS), default=["sgd", "adam", "adamw"],
+        f"Optimizers (2 to {MAX_MEMBERS})", list(LABELS), default=["sgd", "adam", "adamw"],
         format_func=LABELS.get, max_selections=MAX_MEMBERS, key="compare_optimizers",
+        help="Pick an optimizer twice with “…, other settings” (SGD and SGD with momentum 0.9, say).",
     )  # fmt: skip
     if len(names) < 2:
         st.info("Choose at least 2 optimizers.")
@@ -42,9 +54,9 @@ def members(base: TrainConfig) -> list[TrainConfig]:
     configs = []
     for col, name in zip(st.columns(len(names)), names, strict=True):
         with col:
-            opts = _options(name)
+            opts = _options(name, base.dim)
         try:
-            configs.append(member_config(base, name, **opts))
+            configs.append(member_config(base, optimizer_of(name), **opts))
         except ConfigError as error:
             st.error(f"{LABELS[name]}: {error.message}")
             st.stop()

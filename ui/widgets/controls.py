@@ -11,20 +11,29 @@ from ui import session, training
 from ui.display import md_escape
 
 
-def step_picker(steps: list[int], key: str) -> int | None:
-    """A slider over the kept steps that stays on the newest unless moved back. The choice is kept under its own key
-    and written into the slider every run: a new step makes a new widget, which would start at its minimum."""
+def _follow(steps: list[int], key: str, every: bool) -> int:
+    """The step to show: the newest unless the user moved the picker back to one still kept. The choice is kept
+    under its own key and written into the widget every run: a new step makes a new widget, which would start at
+    its minimum."""
+    latest, remembered = steps[-1], session.get(key + "_chosen")
+    kept = remembered is not None and (steps[0] <= remembered <= latest if every else remembered in steps)
+    following = session.get(key + "_follow", True) or not kept
+    session.put(key, latest if following else remembered)
+    return latest
+
+
+def step_picker(steps: list[int], key: str, label: str = "Show step", every: bool = True) -> int | None:
+    """A slider over the kept steps that stays on the newest unless moved back (`every`: any step between the
+    first and the newest, else only `steps` themselves)."""
     if not steps:
         return None
-    latest, remembered = steps[-1], session.get(key + "_chosen")
-    following = session.get(key + "_follow", True) or remembered is None or not steps[0] <= remembered <= latest
-    session.put(key, latest if following else remembered)
+    latest = _follow(steps, key, every)
     if len(steps) == 1:
         return latest
-    return st.slider(
-        "Show step", steps[0], latest, key=key, help="Any step the history still keeps.",
-        on_change=_remember, args=(key, latest),
-    )  # fmt: skip
+    kw = {"on_change": _remember, "args": (key, latest), "key": key}
+    if not every:
+        return st.select_slider(label, steps, **kw)
+    return st.slider(label, steps[0], latest, help="Any step the history still keeps.", **kw)
 
 
 def _remember(key: str, latest: int) -> None:
@@ -79,3 +88,13 @@ def trail_picker(frequent: list[int], vocab) -> list[int]:
         "Trails for", frequent, format_func=vocab.__getitem__, max_selections=5, key="space_trail",
         help="Each chosen token's path over the kept frames, in its own colour, its word at the head.",
     )  # fmt: skip
+
+
+def row_picker(label: str, options: list[int], vocab, key: str, fresh_for, outside=lambda row: False) -> list[int]:
+    """A multiselect of rows by token ("(not in this batch)" after those `outside` says), emptied when `fresh_for`
+    changes (the next step's batch is picked afresh)."""
+    if session.get(key + "_for") != fresh_for:
+        session.put(key, [])
+        session.put(key + "_for", fresh_for)
+    note = lambda r: vocab[r] + (" (not in this batch)" if outside(r) else "")  # noqa: E731
+    return st.multiselect(label, options, format_func=note, key=key)

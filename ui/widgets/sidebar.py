@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import INITS, OPTIMIZERS, ConfigError
+from core import INITS, OPTIMIZERS, ConfigError, TrainConfig
 from core.captions import describe_run
+from core.config import largest_vocab_that_fits
 from core.corpus import decode_text, text_coverage, text_problem
 from core.limits import MAX_CORPUS_CHARS
+from core.optimizers import default_lr_for
+from serve import memory
 from ui import links, session
 from ui.display import dark_shown, md_escape
 
@@ -34,11 +37,47 @@ def render() -> None:
 
 def _summary() -> None:
     cfg = session.cfg()
-    corpus = "the toy language" if cfg.corpus_text is None else "your text"
     st.markdown(f"**Run:** {describe_run(cfg, 'head')}")
-    link = links.link_sentence(cfg, links.shared_step())
-    st.caption(f"On {corpus}, batch {cfg.batch_size}, seed {cfg.seed}. {link}")
+    _link_box("summary")
     links.text_download(cfg)  # a pasted text cannot travel in a link: a file to upload on the other screen
+
+
+def _summary_caption(box) -> None:
+    cfg = session.cfg()
+    corpus = "the toy language" if cfg.corpus_text is None else "your text"
+    link = links.link_sentence(cfg, links.shared_step())
+    box.caption(f"On {corpus}, batch {cfg.batch_size}, seed {cfg.seed}. {link}")
+
+
+def _theme_caption(box) -> None:
+    """How to reach the theme the toggle asks for: Streamlit switches it in the browser only, and with this app's
+    toolbar (toolbarMode "minimal") there is no ⋮ menu; a link that opens with it, carrying the run, is the way."""
+    dark, step = bool(session.get("theme_dark")), links.shared_step()
+    name = "dark" if dark else "light"
+    if getattr(getattr(st.context, "theme", None), "type", None) == name or (not dark and not dark_shown()):
+        box.empty()  # the browser shows it (a light theme unasked for needs no link either)
+        return
+    at = f"re-trains to step {step:,} with every setting" if step else "opens with every setting"
+    box.caption(
+        f"This page cannot repaint itself {name}: only the browser switches Streamlit's theme, when it opens a page. "
+        f"[Open this run in the {name} theme]({links.theme_link(dark)}): a new tab that {at}."
+    )
+
+
+_LINK_BOXES = {"summary": _summary_caption, "theme": _theme_caption}  # the sidebar's sentences that name the step
+
+
+def _link_box(name: str) -> None:
+    """A sentence that names the step, drawn in a placeholder the Train page's fragment can redraw."""
+    box = st.empty()
+    session.put("link_boxes", {**(session.get("link_boxes") or {}), name: box})
+    _LINK_BOXES[name](box)
+
+
+def refresh_links() -> None:
+    """Redraw the sidebar's sentences that name the step (after a Step in a fragment, which reruns only itself)."""
+    for name, box in (session.get("link_boxes") or {}).items():
+        _LINK_BOXES[name](box)
 
 
 def _busy() -> None:
@@ -140,9 +179,24 @@ def _optimizer_changed(field: str) -> None:
         session.set_optimizer(session.get(key))
 
 
+def _dim_changed(field: str) -> None:
+    key = session.widget_key(field)
+    if session.has(key):
+        session.set_dim(session.get(key))
+
+
 def _table(errors: dict[str, str]) -> None:
     _int("vocab_size", "Vocabulary size V (rows)", errors, "How many tokens the table has a row for.")
-    _int("dim", "Dimension D (columns)", errors, "How many numbers each token's vector has.")
+    _control(
+        st.number_input,
+        "dim",
+        "Dimension D (columns)",
+        errors,
+        on_change=_dim_changed,
+        step=1,
+        format="%d",
+        help="How many numbers each token's vector has. A learning rate left at its default follows it.",
+    )
     _choice("init", "Initialisation", {k: f"{k}: {v}" for k, v in INITS.items()}, errors)
     _optional("padding_idx", "padding_idx", errors, "This row starts at zero and the lookup sends it no gradient. "
               "A tied output head still does: with the head tied, the padding row gets a gradient and moves.",
@@ -158,9 +212,12 @@ def _optimizer(errors: dict[str, str]) -> None:
     labels = {name: spec.label for name, spec in OPTIMIZERS.items()}
     _choice("optimizer", "Optimizer", labels, errors, "Switching sets that optimizer's defaults: its learning rate "
             "and weight decay, and torch's momentum and betas.", on_change=_optimizer_changed)  # fmt: skip
-    spec = OPTIMIZERS.get(session.store()["optimizer"], OPTIMIZERS["adam"])
+    name = session.store()["optimizer"] if session.store()["optimizer"] in OPTIMIZERS else "adam"
+    spec = OPTIMIZERS[name]
     st.caption(spec.summary)
-    _float("lr", "Learning rate", errors, 0.01, f"{spec.label}'s usual default here: {spec.default_lr:g}.")
+    dim = session.store()["dim"] if isinstance(session.store()["dim"], int) else session.cfg().dim
+    usual = f"{spec.label}'s default for D = {dim:,}: {default_lr_for(name, dim):g}."
+    _float("lr", "Learning rate", errors, 0.01, usual)
     _float("momentum", "Momentum", errors, 0.1, disabled=not spec.uses_momentum, help="SGD and RMSprop only.")
     _toggle("nesterov", "Nesterov momentum", errors, "SGD with momentum only.")
     _float("beta1", "beta1", errors, 0.01, disabled=not spec.uses_betas, help="Adam-family only.")
@@ -261,24 +318,38 @@ def _corpus_changed() -> None:
         session.put("corpus_upload_error", error.message)  # the run and the asked-for text stay as they were
 
 
+def refused_link(message: str) -> None:
+    """No run could start: the server's reason, in the page and the sidebar, each with a one-click way on: the
+    link's settings at the largest vocabulary that fits the memory free now, or the default run."""
+    asked = session.get("refused_link")
+    free = memory.registry().budget - memory.registry().held  # this session holds nothing yet
+    fits = largest_vocab_that_fits(asked, free) if asked is not None else None
+    for where, prefix in ((st.container(), "page"), (st.sidebar, "cfg")):
+        with where:
+            if prefix == "cfg":
+                st.markdown("**Run:** none yet. The server cannot hold this link's run.")
+            st.error(md_escape(message), icon=":material/memory:")
+            if fits is not None and fits != asked.vocab_size:
+                st.button(f"Start these settings at V = {fits:,}, the largest table that fits", type="primary",
+                          key=f"{prefix}_refused_fit", on_click=session.start_instead,
+                          args=(asked.replace(vocab_size=fits),))  # fmt: skip
+            default = TrainConfig()
+            st.button(f"Start the default run ({default.vocab_size} × {default.dim})", key=f"{prefix}_refused_default",
+                      on_click=session.start_instead, args=(default,))  # fmt: skip
+
+
 def view_switches() -> None:
     """The sidebar's view switches: display mode and the dark theme (both kept in the link)."""
     for label, widget, kept, help in (
         ("Projector mode", "view_projector", "display_mode", "For a classroom wall: large type, full contrast, thick "
          "lines, big markers, words on the points. Kept in the link (projector=1)."),
         ("Dark theme", "view_dark", "theme_dark",
-         "Kept in the link (theme=dark). Streamlit switches its theme in the browser, not from the app."),
+         "Kept in the link (theme=dark). Only the browser switches Streamlit's theme: the link under the toggle "
+         "opens this run in it."),
     ):  # fmt: skip
         session.put(widget, bool(session.get(kept)))  # re-created from the kept value on every page
         st.toggle(label, key=widget, on_change=_copy_view, args=(widget, kept), help=help)
-    dark = session.get("view_dark")
-    if dark and not dark_shown():
-        st.caption(
-            f"Streamlit switches themes in the browser: ⋮ (top right) → Settings → Dark, or "
-            f"[open this page in the dark theme]({links.dark_link()})."
-        )
-    elif not dark and dark_shown():
-        st.caption("The browser shows the dark theme: ⋮ (top right) → Settings → Light switches it back.")
+    _link_box("theme")
 
 
 def _copy_view(widget: str, kept: str) -> None:
