@@ -3,10 +3,9 @@ sampling, and the sentences about them."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
+from stand_in import stand_in_record
 
 from core import TrainConfig, Trainer
 from core.captions import contribution_story, loss_warning, mask_caption, mask_title, move_caption, sample_note
@@ -48,33 +47,21 @@ def test_padding_row_gets_no_gradient():
     assert np.all(grads[rows == 0] == 0) and np.all(grads[rows == 1] == 1)
 
 
-def _record(**fields):
-    """A stand-in StepRecord built by hand: (V,) arrays named as core's, so a figure's input is known exactly."""
-    v = len(next(iter(fields.values())))
-    zeros = np.zeros(v)
-    base = {"step": 3, "grad_norm": zeros, "update_norm": zeros, "token_counts": np.zeros(v, dtype=np.int32),
-            "move_grad": zeros, "move_state": zeros, "move_decay": zeros, "move_renorm": zeros,
-            "head_grad_norm": zeros}  # fmt: skip
-    rec = SimpleNamespace(**(base | fields))
-    rec.grad_mask, rec.updated_mask = rec.grad_norm > 0, rec.update_norm > 0
-    return rec
-
-
 def test_split_names_only_the_parts_present_and_weight_decay_is_never_state():
-    sgd_wd = _record(update_norm=np.array([1.0, 0.1]), grad_norm=np.array([1.0, 0.0]),
+    sgd_wd = stand_in_record(update_norm=np.array([1.0, 0.1]), grad_norm=np.array([1.0, 0.0]),
                      move_grad=np.array([0.99, 0.0]), move_decay=np.array([0.01, 0.1]))  # fmt: skip
     assert [k for k, _, _ in move_parts(sgd_wd, "sgd")] == ["grad", "decay"]
     caption = move_caption(sgd_wd, "SGD", "sgd", 2)
     assert "1 of them got no gradient this step and moved anyway: 1 by weight decay." in caption
     assert "state" not in caption
-    renorm = _record(update_norm=np.array([1.0, 0.0]), grad_norm=np.array([1.0, 0.0]),
+    renorm = stand_in_record(update_norm=np.array([1.0, 0.0]), grad_norm=np.array([1.0, 0.0]),
                      move_grad=np.array([0.2, 0.0]), move_renorm=np.array([0.8, 0.0]))  # fmt: skip
     assert [n for _, n, _ in move_parts(renorm, "sgd")] == [
         "from its gradient",
         "max_norm rescale (forward pass)",
     ]
     assert "Every row that moved got a gradient of its own" in move_caption(renorm, "SGD", "sgd", 2)
-    adam = _record(update_norm=np.array([1.0, 0.3, 0.2]), grad_norm=np.array([1.0, 0.0, 0.0]),
+    adam = stand_in_record(update_norm=np.array([1.0, 0.3, 0.2]), grad_norm=np.array([1.0, 0.0, 0.0]),
                    move_grad=np.array([0.6, 0.0, 0.0]), move_state=np.array([0.4, 0.3, 0.2]))  # fmt: skip
     assert move_parts(adam, "adam")[1][1] == "optimizer state (Adam's moment estimates)"
     assert "2 of them got no gradient this step and moved anyway: 2 by optimizer state (Adam's moment estimates)." in (
@@ -83,10 +70,10 @@ def test_split_names_only_the_parts_present_and_weight_decay_is_never_state():
 
 
 def test_float_rounding_in_a_part_is_not_a_part():
-    rec = _record(update_norm=np.array([1.0, 0.5]), grad_norm=np.array([1.0, 0.0]),
+    rec = stand_in_record(update_norm=np.array([1.0, 0.5]), grad_norm=np.array([1.0, 0.0]),
                   move_grad=np.array([1.0, 1e-9]), move_state=np.array([0.0, 0.5]))  # fmt: skip
     assert [k for k, _, _ in move_parts(rec, "adam")] == ["grad", "state"]
-    only_grad = _record(update_norm=np.array([1.0]), grad_norm=np.array([1.0]), move_grad=np.array([1.0]),
+    only_grad = stand_in_record(update_norm=np.array([1.0]), grad_norm=np.array([1.0]), move_grad=np.array([1.0]),
                         move_state=np.array([1e-12]))  # fmt: skip
     assert [k for k, _, _ in move_parts(only_grad, "sgd")] == ["grad"]
 
@@ -97,7 +84,7 @@ def test_padding_caption_adds_up_to_the_vocabulary():
     counts[[0, 5, 9]] = [30, 20, 14]
     grad = np.zeros(60)
     grad[[5, 9]] = 1.0
-    groups = GradientGroups.of(_record(token_counts=counts, grad_norm=grad), padding_idx=0)
+    groups = GradientGroups.of(stand_in_record(token_counts=counts, grad_norm=grad), padding_idx=0)
     caption = mask_caption(groups, 64)
     assert caption.startswith("64 lookups of 3 distinct tokens. Of the 60 rows, 2 were looked up and got a gradient;")
     assert "1 was looked up but got a gradient of 0 (the padding row" in caption
@@ -115,7 +102,7 @@ def test_default_token_is_the_most_used_real_token():
 
 def test_contributions_of_the_padding_row_are_shown_dropped():
     contribs = np.ones((3, 2))
-    rec = _record(grad_norm=np.array([0.0, 1.0]))
+    rec = stand_in_record(grad_norm=np.array([0.0, 1.0]))
     story = contribution_story(rec, 0, contribs, padding_idx=0)
     assert not story.sum_row.any() and "padding_idx drops" in story.sum_label
     assert "gradient norm for this row: 0." in story.caption

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from stand_in import stand_in_record
 
 from core import TrainConfig, Trainer
 from core.captions import mask_caption, mask_title
@@ -27,21 +26,9 @@ def run():
     return trainer
 
 
-def _record(**fields):
-    """A stand-in StepRecord built by hand: (V,) arrays named as core's, so a figure's input is known exactly."""
-    v = len(next(iter(fields.values())))
-    zeros = np.zeros(v)
-    base = {"step": 3, "grad_norm": zeros, "update_norm": zeros, "token_counts": np.zeros(v, dtype=np.int32),
-            "move_grad": zeros, "move_state": zeros, "move_decay": zeros, "move_renorm": zeros,
-            "head_grad_norm": zeros}  # fmt: skip
-    rec = SimpleNamespace(**(base | fields))
-    rec.grad_mask, rec.updated_mask = rec.grad_norm > 0, rec.update_norm > 0
-    return rec
-
-
 def test_split_bars_stack_signed_parts_that_add_up_to_the_move():
     # row 0: gradient 3, state pulled back 1 -> moved 2; row 1: no gradient, decay 0.5; row 2: still
-    rec = _record(
+    rec = stand_in_record(
         update_norm=np.array([2.0, 0.5, 0.0]), grad_norm=np.array([1.0, 0.0, 0.0]),
         move_grad=np.array([3.0, 0.0, 0.0]), move_state=np.array([-1.0, 0.0, 0.0]),
         move_decay=np.array([0.0, 0.5, 0.0]),
@@ -57,7 +44,7 @@ def test_split_bars_stack_signed_parts_that_add_up_to_the_move():
 
 def test_mask_groups_come_from_the_gradient_not_the_row_id():
     # tied head + padding_idx 0: row 0 looked up, its lookup gradient dropped, yet the head gives it one
-    rec = _record(token_counts=np.array([2, 1, 0, 0]), grad_norm=np.array([0.3, 1.0, 0.2, 0.1]))
+    rec = stand_in_record(token_counts=np.array([2, 1, 0, 0]), grad_norm=np.array([0.3, 1.0, 0.2, 0.1]))
     rec.head_grad_norm = None
     groups = GradientGroups.of(rec, padding_idx=0)
     assert [k for k, _, _ in groups.named()] == ["looked_up_grad", "grad_not_looked_up"]
