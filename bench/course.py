@@ -33,7 +33,6 @@ import shutil
 import signal
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.exceptions import ConnectionClosed
 
-from bench.load import CLK_TCK, REPO_ROOT, Server, Session, free_port, percentile, wait_quiet
+from bench.load import REPO_ROOT, Server, Session, free_port, percentile, wait_quiet
 
 PROXY_CONFIG = REPO_ROOT / "deploy" / "haproxy.cfg"
 UPSTREAM = re.compile(r"^[ \t]*server-template .*$", re.MULTILINE)  # the one line a local run replaces
@@ -77,13 +76,11 @@ def local_config(ports: list[int]) -> str:
     return local
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-class Proxy:
+class Proxy(Server):
     """``haproxy -db`` in the foreground on a free loopback port, with deploy/haproxy.cfg for these ports."""
+
+    name, seconds, poll, grace = "haproxy", 20, 0.1, 10
+    late = "haproxy did not answer within 20 s"
 
     def __init__(self, ports: list[int], haproxy: str):
         self.port = free_port()
@@ -92,33 +89,7 @@ class Proxy:
         self.config.write_text(local_config(ports))
         self.log = self.folder / "haproxy.log"
         env = {**os.environ, "PROXY_BIND": f"127.0.0.1:{self.port}"}
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [haproxy, "-db", "-f", str(self.config)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"haproxy exited:\n{self.log.read_text()[-3000:]}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(self.url("/_stcore/health"), timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return
-            time.sleep(0.1)
-        self.stop()
-        raise TimeoutError("haproxy did not answer within 20 s")
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        self._start([haproxy, "-db", "-f", str(self.config)], None, env)
 
 
 class Course:
@@ -360,9 +331,7 @@ class Tab(Session):
         msg.rerun_script.query_string = self.query
         msg.rerun_script.page_script_hash = self.page_hash
         msg.rerun_script.widget_states.widgets.extend(states)
-        self._finished.clear()
-        await self._ws.send(msg.SerializeToString())
-        await asyncio.wait_for(self._finished.wait(), timeout=120)
+        await self._send(msg)
 
 
 # ----------------------------------------------------------------------------------------------- the bench
@@ -432,7 +401,7 @@ async def class_load(course: Course, n: int, interval: float, seconds: float, ki
         await asyncio.sleep(0.05 if i < n - 1 else 0)
     spread = Counter(t.replica for t in tabs)
     cpu0 = {s.port: s.cpu_seconds() for s in course.servers}
-    proxy_cpu0 = cpu_seconds(course.proxy.process.pid)
+    proxy_cpu0 = course.proxy.cpu_seconds()
     t0, client0 = time.monotonic(), time.process_time()
     victim = max(sorted(spread), key=spread.__getitem__) if kill_at is not None else None
     killed_at: list[float] = []
@@ -499,9 +468,9 @@ async def run_class(course: Course, n: int, interval: float, seconds: float, kil
         cpu = server.cpu_seconds() - cpu0[server.port]
         per_click = f"server CPU/click {cpu / own * 1000:.1f} ms over {own} clicks, " if own and not kill else ""
         report(f"  app{i}: {per_click}CPU busy {cpu / elapsed:.0%} of a core, RSS {server.rss_mb():.0f} MB")
-    proxy_cpu = cpu_seconds(course.proxy.process.pid) - proxy_cpu0
+    proxy_cpu = course.proxy.cpu_seconds() - proxy_cpu0
     report(f"  haproxy: CPU {proxy_cpu / max(clicks, 1) * 1000:.2f} ms/click, RSS "
-           f"{_rss_mb(course.proxy.process.pid):.0f} MB; this client: {client:.0%} of a core")  # fmt: skip
+           f"{course.proxy.rss_mb():.0f} MB; this client: {client:.0%} of a core")  # fmt: skip
     p90 = percentile(ms, 0.9)
     report(f"  click->idle median {statistics.median(ms):.0f} ms, p90 {p90:.0f} ms, max {max(ms):.0f} ms")
     ids = {t.session_id for t in tabs}
@@ -537,13 +506,6 @@ async def run_class(course: Course, n: int, interval: float, seconds: float, kil
 
 def _spread(tabs: list[Tab]) -> str:
     return ", ".join(f"{name} {count}" for name, count in sorted(Counter(t.replica for t in tabs).items()))
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def warm_up(course: Course) -> None:

@@ -80,26 +80,32 @@ def free_port() -> int:
 class Server:
     """``streamlit run app.py`` on 127.0.0.1, with the app's config.toml and any ``--server.*`` flags given."""
 
+    name, seconds, poll, grace = "streamlit", 90, 0.2, 15  # its name, start bound and polling (s), stop's wait (s)
+    late = "streamlit did not start within 90 s"
+
     def __init__(self, repo: Path, flags: list[str], env: dict[str, str]):
         self.port = free_port()
         self.log = Path(tempfile.mkstemp(prefix="load-streamlit-", suffix=".log")[1])
         command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
         command += ["--server.address", "127.0.0.1", "--server.port", str(self.port), *flags]
+        self._start(command, repo, {**os.environ, **env})
+
+    def _start(self, command: list[str], cwd: Path | None, env: dict[str, str]) -> None:
+        """Start ``command`` (its output to self.log) and wait until its /_stcore/health answers ok."""
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=repo, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + 90
+                command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + self.seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
             with contextlib.suppress(OSError), urllib.request.urlopen(self.url("/_stcore/health"), timeout=2) as r:
                 if r.read().strip() == b"ok":
                     return
-            time.sleep(0.2)
+            time.sleep(self.poll)
         self.stop()
-        raise TimeoutError("streamlit did not start within 90 s")
+        raise TimeoutError(self.late)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -123,7 +129,7 @@ class Server:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=self.grace)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
@@ -209,7 +215,7 @@ class Session:
             self.problems.append(f"error shown: {element.alert.body[:200]}")
 
     async def _rerun(self, widget: str | None = None, fragment_id: str = "", auto: bool = False) -> float:
-        """Send one rerun request and wait for its end: seconds from sending to the server's script_finished."""
+        """Rerun the page (a button's trigger, a fragment, a timer): seconds to its end."""
         state = BackMsg()
         client = state.rerun_script
         client.query_string = self.query
@@ -220,6 +226,10 @@ class Session:
         client.is_auto_rerun = auto
         if widget is not None:
             client.widget_states.widgets.append(WidgetState(id=widget, trigger_value=True))
+        return await self._send(state)
+
+    async def _send(self, state: BackMsg) -> float:
+        """Send a rerun request and wait for its end: seconds from sending to the server's script_finished."""
         self._finished.clear()
         start = time.perf_counter()
         await self._ws.send(state.SerializeToString())
@@ -537,11 +547,7 @@ class SpaceSession(Session):
         value = WidgetState(id=widget)
         value.string_array_value.data.append(option)
         client.widget_states.widgets.append(value)
-        self._finished.clear()
-        start = time.perf_counter()
-        await self._ws.send(state.SerializeToString())
-        await asyncio.wait_for(self._finished.wait(), timeout=self.rerun_timeout)
-        return time.perf_counter() - start
+        return await self._send(state)
 
 
 async def scenario_space(server: Server, opens: int, lines: list[str]) -> None:

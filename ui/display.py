@@ -78,6 +78,13 @@ def _sub(parent: dict, key: str) -> dict:
     return value
 
 
+def _font(parent: dict, key: str, at_least: float) -> dict:
+    """parent[key], a font, its size raised to at least `at_least` px."""
+    font = _sub(parent, key)
+    font["size"] = _bigger(font.get("size"), at_least)
+    return font
+
+
 def _array(value) -> np.ndarray:
     """A plotly array as numpy: a list, an array or the typed-array form {dtype, bdata, shape} of go's to_dict."""
     if isinstance(value, dict) and "bdata" in value:
@@ -127,19 +134,15 @@ def _thicken(trace: dict, label: bool, ink: str) -> None:
             trace["textposition"] = trace.get("textposition") or "top center"
         textfont = trace.get("textfont") or {}
         if textfont.get("size") is not None or (mode and "text" in mode):
-            textfont = _sub(trace, "textfont")
-            roomy = label and kind != "scatter3d"
-            textfont["size"] = _bigger(textfont.get("size"), TEXT_PX if roomy else CROWDED_TEXT_PX)
+            textfont = _font(trace, "textfont", TEXT_PX if label and kind != "scatter3d" else CROWDED_TEXT_PX)
             if textfont.get("color") in (None, "#444444"):
                 textfont["color"] = ink
     elif kind == "bar" and ((trace.get("textfont") or {}).get("size") is not None or trace.get("text") is not None):
-        textfont = _sub(trace, "textfont")
-        textfont["size"] = _bigger(textfont.get("size"), TEXT_PX)
+        _font(trace, "textfont", TEXT_PX)
     if kind in COLORBAR_TRACES:
         colorbar = _sub(trace, "colorbar")
-        tickfont, title_font = _sub(colorbar, "tickfont"), _sub(_sub(colorbar, "title"), "font")
-        tickfont["size"] = _bigger(tickfont.get("size"), TICK_PX)
-        title_font["size"] = _bigger(title_font.get("size"), TICK_PX)
+        _font(colorbar, "tickfont", TICK_PX)
+        _font(_sub(colorbar, "title"), "font", TICK_PX)
 
 
 def _labelled_points(fig: dict) -> int:
@@ -153,9 +156,7 @@ def _labelled_points(fig: dict) -> int:
 
 
 def _style_axis(axis: dict, ink: str, grid: str) -> None:
-    tickfont, title_font = _sub(axis, "tickfont"), _sub(_sub(axis, "title"), "font")
-    tickfont["size"] = _bigger(tickfont.get("size"), TICK_PX)
-    title_font["size"] = _bigger(title_font.get("size"), AXIS_TITLE_PX)
+    tickfont, title_font = _font(axis, "tickfont", TICK_PX), _font(_sub(axis, "title"), "font", AXIS_TITLE_PX)
     tickfont["color"] = title_font["color"] = ink
     axis["linecolor"], axis["linewidth"] = ink, 2
     if axis.get("showgrid") is not False:
@@ -183,13 +184,10 @@ def display_style(fig, dark: bool = False) -> dict:
     label = 0 < _labelled_points(out) <= MAX_LABELS
     for trace in [*out.get("data", ()), *(t for frame in out.get("frames") or () for t in frame.get("data", ()))]:
         _thicken(trace, label, ink)
-    font = _sub(layout, "font")
-    font["size"], font["color"] = _bigger(font.get("size"), TEXT_PX), ink
+    _font(layout, "font", TEXT_PX)["color"] = ink
     title = _sub(layout, "title")
-    title_font = _sub(title, "font")
-    title_font["size"], title_font["color"] = _bigger(title_font.get("size"), TITLE_PX), ink
-    legend_font = _sub(_sub(layout, "legend"), "font")
-    legend_font["size"] = _bigger(legend_font.get("size"), TEXT_PX)
+    _font(title, "font", TITLE_PX)["color"] = ink
+    _font(_sub(layout, "legend"), "font", TEXT_PX)
     layout["height"] = int((layout.get("height") or 450) * 1.15)
     margin = _sub(layout, "margin")
     margin["autoexpand"] = True  # bigger ticks need more room than a page's fixed margins leave
@@ -198,20 +196,16 @@ def display_style(fig, dark: bool = False) -> dict:
         _style_axis(axis, ink, grid)
     for scene in _subplots(layout, "scene"):
         for axis in (_sub(scene, "xaxis"), _sub(scene, "yaxis"), _sub(scene, "zaxis")):
-            tickfont, axis_title_font = _sub(axis, "tickfont"), _sub(_sub(axis, "title"), "font")
-            tickfont["size"] = _bigger(tickfont.get("size"), TICK_PX - 4)  # 3-D ticks crowd each other sooner
-            axis_title_font["size"] = _bigger(axis_title_font.get("size"), TICK_PX)
+            _font(axis, "tickfont", TICK_PX - 4)  # 3-D ticks crowd each other sooner
+            _font(_sub(axis, "title"), "font", TICK_PX)
     for annotation in layout.get("annotations") or ():
-        annotation_font = _sub(annotation, "font")
-        annotation_font["size"] = _bigger(annotation_font.get("size"), TEXT_PX)
+        annotation_font = _font(annotation, "font", TEXT_PX)
         annotation_font["color"] = annotation_font.get("color") or ink
     for slider in layout.get("sliders") or ():
-        slider_font, current = _sub(slider, "font"), _sub(_sub(slider, "currentvalue"), "font")
-        slider_font["size"] = _bigger(slider_font.get("size"), TEXT_PX - 2)
-        current["size"] = _bigger(current.get("size"), AXIS_TITLE_PX)
+        _font(slider, "font", TEXT_PX - 2)
+        _font(_sub(slider, "currentvalue"), "font", AXIS_TITLE_PX)
     for menu in layout.get("updatemenus") or ():
-        menu_font = _sub(menu, "font")
-        menu_font["size"] = _bigger(menu_font.get("size"), TEXT_PX)
+        _font(menu, "font", TEXT_PX)
     return out
 
 

@@ -23,16 +23,9 @@ BOOL_FIELDS = ("sparse", "tie_weights", "nesterov")
 OPTIONAL_INT_FIELDS = ("padding_idx",)
 OPTIONAL_FLOAT_FIELDS = ("max_norm",)
 CHOICE_FIELDS = {"optimizer": tuple(OPTIMIZERS), "init": tuple(INITS)}
-URL_FIELDS = (
-    *INT_FIELDS[:2],
-    "optimizer",
-    *FLOAT_FIELDS,
-    *INT_FIELDS[2:],
-    "init",
-    *OPTIONAL_INT_FIELDS,
-    *OPTIONAL_FLOAT_FIELDS,
-    *BOOL_FIELDS,
-)  # every TrainConfig field but corpus_text (a pasted text does not fit in a link)
+# every TrainConfig field but corpus_text (a pasted text does not fit in a link)
+URL_FIELDS = (*INT_FIELDS[:2], "optimizer", *FLOAT_FIELDS, *INT_FIELDS[2:], "init", *OPTIONAL_INT_FIELDS,
+              *OPTIONAL_FLOAT_FIELDS, *BOOL_FIELDS)  # fmt: skip
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}  # a view flag also reads "" as off

@@ -58,29 +58,19 @@ def by_url(url: str) -> Page:
 
 # The navigation's icons, by url path: emoji, which the browser draws. A st.Page's :material/…: icon becomes the tab's
 # favicon, and Streamlit fetches that one from a font host (fonts.gstatic.com), out of an offline classroom's reach.
+# Each is also in common text fonts: legible without an emoji font.
 NAV_ICONS = {
-    "home": "ℹ️",
-    "train": "▶️",
-    "gradient_masks": "◼️",
-    "row_updates": "↗️",
-    "embedding_space": "❇️",
-    "lookup": "➡️",
-    "scale": "↕️",
-    "lessons": "✏️",
-    "compare": "⚖️",
-    "predict": "⁉️",
-    "export": "⬇️",
-    "slow_motion": "⚙️",
-}  # fmt: skip  (each also in common text fonts: legible without an emoji font)
+    "home": "ℹ️", "train": "▶️", "gradient_masks": "◼️", "row_updates": "↗️", "embedding_space": "❇️", "lookup": "➡️",
+    "scale": "↕️", "lessons": "✏️", "compare": "⚖️", "predict": "⁉️", "export": "⬇️", "slow_motion": "⚙️",
+}  # fmt: skip
 
 
 def navigation() -> st.Page:
     """st.navigation over every page, Home the default (paths absolute, so any cwd works)."""
     _entry.declared = True
-    pages = (HOME, *PAGES)
     return st.navigation(
         [st.Page(ROOT / p.file, title=p.title, url_path=p.url, icon=NAV_ICONS.get(p.url, "▶️"), default=p is HOME)
-         for p in pages]
+         for p in (HOME, *PAGES)]
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ the page's estimate is this server's, not a constant's.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -38,11 +39,6 @@ def works() -> shared.SharedWork:
         return _works
 
 
-def shareable(cfg: TrainConfig) -> bool:
-    """Whether this run's replay may be shared: any run a link can carry (not a pasted text's)."""
-    return cfg.corpus_text is None
-
-
 def _work(cfg: TrainConfig, target: int):
     """The job's work: a fresh Trainer(cfg) trained to `target`, one step per turn of the work slot."""
 
@@ -66,7 +62,7 @@ def join(cfg: TrainConfig, target: int) -> tuple[shared.Job, str] | None:
     """The shared replay of (cfg, target), started if nobody runs or keeps one, and what was found (shared.NEW,
     RUNNING, DONE); the caller waits on it and must `leave` it. None when it cannot be shared: a pasted text's run,
     or the server's memory budget cannot hold one more run (the session then replays its own)."""
-    if not shareable(cfg):
+    if cfg.corpus_text is not None:  # a pasted text's run: its author's alone
         return None
     try:
         return works().join((cfg, target), target, run_bytes(cfg).total, _work(cfg, target))
@@ -86,14 +82,8 @@ def copy_of(job: shared.Job) -> Trainer | None:
     """This session's own copy of the job's run: its end once finished (nothing changes it then: copies are made
     side by side, not queued in the work slot before a bystander's Step), else the step it has reached (taken in
     the work slot, between two of its steps). None when the job has no run (it failed to start)."""
-    if job.finished.is_set():
-        return _clone(job.value)
-    with slot.work_slot():
-        return _clone(job.value)
-
-
-def _clone(trainer) -> Trainer | None:
-    return trainer.clone() if isinstance(trainer, Trainer) else None
+    with contextlib.nullcontext() if job.finished.is_set() else slot.work_slot():
+        return job.value.clone() if isinstance(job.value, Trainer) else None
 
 
 def kind(cfg: TrainConfig) -> tuple:

@@ -17,6 +17,7 @@ from ui.display import dark_shown, md_escape
 
 TOY, OWN = "Built-in toy language", "My own text"
 BATCHES = ("batch_size", "window", "seed", "corpus_text")
+_SETTERS = {"optimizer": session.set_optimizer, "dim": session.set_dim}  # a change that sets other fields too
 
 
 def render() -> None:
@@ -80,12 +81,6 @@ def refresh_links() -> None:
         _LINK_BOXES[name](box)
 
 
-def _busy() -> None:
-    """The server could not hold the asked-for run: why, and that the current run is kept."""
-    if session.busy():
-        st.error(md_escape(session.busy()), icon=":material/memory:")
-
-
 def _pending_listing() -> str:
     """The pending change, field by field, escaped (a value may come from a link or a text box)."""
     old, new = session.cfg(), session.pending()
@@ -94,17 +89,14 @@ def _pending_listing() -> str:
     return ", ".join(md_escape(change) for change in listed)
 
 
-def _apply_label() -> str:
-    n = session.trainer().step_count
-    return f"Apply and reset the run ({n:,} step{'s' if n != 1 else ''} will be lost)"
-
-
 def pending_banner(in_sidebar: bool = False) -> None:
     """A run the server refused, and the pending change with its two choices: in the sidebar, and in the page body
     too (the sidebar's top may be out of view, and until it is applied every page still shows the current run)."""
-    _busy()
+    if session.busy():  # the server could not hold the asked-for run: why (the current run is kept)
+        st.error(md_escape(session.busy()), icon=":material/memory:")
     if session.pending() is None:
         return
+    n = session.trainer().step_count
     if in_sidebar:
         st.warning(f"Changed: {_pending_listing()}. A new setting starts a new run.")
         apply_at = keep_at = st
@@ -114,15 +106,18 @@ def pending_banner(in_sidebar: bool = False) -> None:
                    "the new settings start a new run.", icon=":material/pending:")  # fmt: skip
         apply_at, keep_at, _ = st.columns([1.4, 1, 1.6])
         prefix, width = "page", "content"
-    apply_at.button(
-        _apply_label(), key=f"{prefix}_apply", type="primary", on_click=session.confirm_pending, width=width
-    )
+    apply_at.button(f"Apply and reset the run ({n:,} step{'s' if n != 1 else ''} will be lost)", key=f"{prefix}_apply",
+                    type="primary", on_click=session.confirm_pending, width=width)  # fmt: skip
     keep_at.button("Keep the current run", key=f"{prefix}_keep", on_click=session.keep_current, width=width)
 
 
 def _copy(field: str) -> None:
     key = session.widget_key(field)
-    if session.has(key):  # a control whose state was dropped has nothing to copy
+    if not session.has(key):  # a control whose state was dropped has nothing to copy
+        return
+    if field in _SETTERS:
+        _SETTERS[field](session.get(key))
+    else:
         session.set_setting(field, session.get(key))
 
 
@@ -168,35 +163,14 @@ def _toggle(field: str, label: str, errors: dict[str, str], help: str) -> None:
     _control(st.toggle, field, label, errors, help=help)
 
 
-def _choice(field: str, label: str, options: dict, errors: dict[str, str], help: str | None = None, on_change=_copy):
-    _control(st.selectbox, field, label, errors, on_change=on_change, options=list(options), format_func=options.get,
-             help=help)  # fmt: skip
-
-
-def _optimizer_changed(field: str) -> None:
-    key = session.widget_key(field)
-    if session.has(key):
-        session.set_optimizer(session.get(key))
-
-
-def _dim_changed(field: str) -> None:
-    key = session.widget_key(field)
-    if session.has(key):
-        session.set_dim(session.get(key))
+def _choice(field: str, label: str, options: dict, errors: dict[str, str], help: str | None = None) -> None:
+    _control(st.selectbox, field, label, errors, options=list(options), format_func=options.get, help=help)
 
 
 def _table(errors: dict[str, str]) -> None:
     _int("vocab_size", "Vocabulary size V (rows)", errors, "How many tokens the table has a row for.")
-    _control(
-        st.number_input,
-        "dim",
-        "Dimension D (columns)",
-        errors,
-        on_change=_dim_changed,
-        step=1,
-        format="%d",
-        help="How many numbers each token's vector has. A learning rate left at its default follows it.",
-    )
+    _int("dim", "Dimension D (columns)", errors,
+         "How many numbers each token's vector has. A learning rate left at its default follows it.")  # fmt: skip
     _choice("init", "Initialisation", {k: f"{k}: {v}" for k, v in INITS.items()}, errors)
     _optional("padding_idx", "padding_idx", errors, "This row starts at zero and the lookup sends it no gradient. "
               "A tied output head still does: with the head tied, the padding row gets a gradient and moves.",
@@ -211,7 +185,7 @@ def _table(errors: dict[str, str]) -> None:
 def _optimizer(errors: dict[str, str]) -> None:
     labels = {name: spec.label for name, spec in OPTIMIZERS.items()}
     _choice("optimizer", "Optimizer", labels, errors, "Switching sets that optimizer's defaults: its learning rate "
-            "and weight decay, and torch's momentum and betas.", on_change=_optimizer_changed)  # fmt: skip
+            "and weight decay, and torch's momentum and betas.")  # fmt: skip
     name = session.store()["optimizer"] if session.store()["optimizer"] in OPTIMIZERS else "adam"
     spec = OPTIMIZERS[name]
     st.caption(spec.summary)
