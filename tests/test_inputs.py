@@ -261,7 +261,7 @@ def test_a_tick_trains_only_while_the_train_page_is_shown():
     assert session.TRAIN_PAGE == "Train"
 
 
-def test_toggle_run_turns_run_on_only_where_the_train_page_is_shown():
+def test_run_and_pause_turn_run_on_only_where_the_train_page_is_shown():
     def script():
         import streamlit as st
 
@@ -269,7 +269,8 @@ def test_toggle_run_turns_run_on_only_where_the_train_page_is_shown():
 
         st.session_state.setdefault("page", "Train")
         st.session_state.setdefault("running", False)
-        st.button("Run", key="run", on_click=session.toggle_run)
+        running = st.session_state.running
+        st.button("Pause" if running else "Run", key="run", on_click=session.set_running_and_rerun, args=(not running,))
 
     at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
     at.button(key="run").click().run()
@@ -278,6 +279,30 @@ def test_toggle_run_turns_run_on_only_where_the_train_page_is_shown():
     assert not at.session_state.running
     at.session_state["page"] = "Row updates"
     at.button(key="run").click().run()
+    no_exception(at)
+    assert not at.session_state.running
+
+
+def test_a_pause_delivered_twice_stays_paused():
+    """Streamlit 1.67 can deliver one click's trigger twice (replayed after the callback's st.rerun; seen under load
+    in tests/test_browser.py): the second delivery calls the callback with the args the button was drawn with.
+    Pause must stay paused; a flip would turn the run back on."""
+
+    def script():
+        import streamlit as st
+
+        from ui import session
+
+        st.session_state.setdefault("page", "Train")
+        st.session_state.setdefault("running", True)
+        drawn_with = st.session_state.setdefault("drawn_with", (not st.session_state.running,))  # Pause's args
+        st.button("Pause", key="pause", on_click=session.set_running_and_rerun, args=drawn_with)
+        st.button("Replay", key="replay", on_click=session.set_running_and_rerun, args=drawn_with)
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    at.button(key="pause").click().run()
+    assert not at.session_state.running
+    at.button(key="replay").click().run()
     no_exception(at)
     assert not at.session_state.running
 

@@ -372,9 +372,11 @@ def reset_with_lr(lr: float) -> None:
     st.rerun()  # from a callback: the whole page reruns once the callbacks are done
 
 
-def toggle_run() -> None:
-    """Run/Pause as a button's on_click: flip `running` (on only on the Train page) and rerun the whole page, which
-    (re)starts or stops the fragment's timer, even when the click's rerun was folded into a timer's fragment rerun."""
+def set_running_and_rerun(on: bool) -> None:
+    """Run (on=True) or Pause (on=False) as a button's on_click: set `running` (on only on the Train page) and rerun
+    the whole page, which (re)starts or stops the fragment's timer, even when the click's rerun was folded into a
+    timer's fragment rerun. It sets, never flips: under load Streamlit 1.67 can deliver one click's trigger twice
+    (replayed after the callback's st.rerun), and a flip then undid the Pause (seen in tests/test_browser.py)."""
     ss = st.session_state
-    ss.running = not ss.get("running") and ss.get("page") == TRAIN_PAGE
+    ss.running = on and ss.get("page") == TRAIN_PAGE
     st.rerun()

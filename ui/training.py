@@ -193,9 +193,9 @@ def step_row(tick_seconds: float) -> None:
     for col, (label, n) in zip(buttons[:3], (("Step", 1), ("Step ×10", 10), ("Step ×100", 100)), strict=True):
         col.button(label, key=f"train_step_{n}", width="stretch", disabled=session.running() or busy,
                    on_click=session.put, args=("train_asked", n))  # fmt: skip
-    label = "Pause" if session.running() else "Run"
-    buttons[3].button(label, key="train_run", type="primary", width="stretch", on_click=session.toggle_run,
-                      disabled=busy)  # fmt: skip
+    running = session.running()
+    buttons[3].button("Pause" if running else "Run", key="train_run", type="primary", width="stretch", disabled=busy,
+                      on_click=session.set_running_and_rerun, args=(not running,))  # fmt: skip
     if buttons[4].button("Reset", key="train_reset", width="stretch", disabled=busy):
         session.reset()
         st.rerun()
