@@ -2,17 +2,11 @@
 
 Usage:  .venv/bin/python bench/browser_step.py [--clicks 20] [--warmup 3]
 
-For each configuration it opens /train, clicks "Step" a few times to warm up, then clicks it N more times and
-reports the median and p90 of the click-to-idle latency and the ratio of the median to the 300 ms target. A first
-row times a one-button Streamlit app the same way: Streamlit's own floor on this machine, which the app cannot beat.
-An untimed session warms the app's server first (its first session pays one-off import and cache costs).
-
-What is measured, and with which clock: the browser's own ``performance.now()``. A capture-phase click
-listener stamps the click as the browser dispatches it; a MutationObserver on the app root stamps the first
-moment after it at which the script state is ``notRunning`` and the Step metric shows the next step (so an
-idle state left over from before the click never ends the measurement). Playwright's polling latency is thus
-not counted; the Python-side wall time (``time.perf_counter`` around click and wait) is printed beside it.
-"""
+Per configuration: warm-up clicks, then N timed Step clicks: median and p90 click-to-idle and the median against
+300 ms; a first row times a one-button app (Streamlit's own floor). An untimed session warms the server first.
+The clock is the browser's ``performance.now()``: a capture-phase click listener stamps the click, a MutationObserver
+the first moment after it that the script is ``notRunning`` with the Step metric at the next step (never a leftover
+idle state), so Playwright's polling is not counted; Python's wall time around click and wait is printed beside."""
 
 from __future__ import annotations
 
@@ -49,8 +43,7 @@ st.metric("Step", st.session_state.step)
 """
 CONFIGS = [("default", "/train"), ("V x D = 10,000 x 128", "/train?vocab_size=10000&dim=128")]
 
-# Installed once per page load. window.__stepTimer.arm(n): the next click starts a timing that ends when
-# the app is idle with the Step metric showing n.
+# Installed once per page load; window.__stepTimer.arm(n): the next click's timing ends when the app idles at step n.
 TIMER_JS = """() => {
   const timer = {clickAt: null, runningAt: null, idleAt: null, expected: null};
   const app = document.querySelector("[data-testid='stApp']");
@@ -82,8 +75,7 @@ TIMER_JS = """() => {
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 @dataclass

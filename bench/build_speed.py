@@ -1,10 +1,7 @@
 """How long a run takes to start: Trainer construction at the default size, and corpus building.
 
-Targets (issue 2): Trainer(TrainConfig()) under 1 s; the toy language at V = 50,257 well under a second;
-1 MB of the user's text under 2 s. The text is English prose that ships with Python (pydoc_data), repeated
-to 1 MB. The first construction in a process includes torch's own start-up; it is printed separately.
-Run: python bench/build_speed.py
-"""
+Targets (issue 2): Trainer(TrainConfig()) under 1 s (the first, with torch's start-up, printed apart); the toy
+language at V = 50,257 well under 1 s; 1 MB of text (pydoc_data's prose) under 2 s. Run: python bench/build_speed.py"""
 
 from __future__ import annotations
 

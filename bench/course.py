@@ -3,23 +3,14 @@
 Usage:  .venv/bin/python -m bench.course [--replicas 2] [--sessions 30] [--seconds 30] [--kill] [--files]
         .venv/bin/python -m bench.course --serve --replicas 2 [--seconds 600]   (the topology only: open its URL)
 
-The same topology as deploy/compose.yaml, without a container runtime: ``--replicas`` ``streamlit run app.py``
-processes (bench/load.py's Server: free loopback ports, the production .streamlit/config.toml, one shared
-STREAMLIT_SERVER_COOKIE_SECRET) and ``haproxy`` on a free loopback port with deploy/haproxy.cfg, whose one
-``server-template`` line (Docker's DNS) is replaced by one ``server appN 127.0.0.1:PORT`` line per process: the file
-is otherwise the one compose mounts. Every process is stopped by its PID at the end.
-
-Sessions are bench/load.py's websocket client, joined like a browser: a page load through the proxy first (HAProxy's
-sticky cookie and Streamlit's XSRF cookie), then the WebSocket with those cookies. The bench prints how sessions
-spread over the processes, server CPU per click per process, click-to-idle median and p90, RSS per process, whether
-any session saw another's run; with ``--files`` a download (the Export page's table, /media/...) and an upload (its
-matrix import, /_stcore/upload_file/...) through the proxy, and the same download asked of the other replica (404:
-why the proxy must be sticky); with ``--kill`` it kills one replica (SIGKILL) halfway through the load: its sessions
-reconnect through the proxy as a browser tab does (same cookie, same address bar), land on a live replica, whose
-fresh session replays the link's &step=N, and the bench measures how many came back, how long it took, and that the
-page shows the same step and the same numbers (every caption of the Train page's last run) as before.
-Loopback only; bounded in replicas, sessions and seconds.
-"""
+deploy/compose.yaml's topology without containers: ``--replicas`` app processes (bench/load.py's Server, one shared
+STREAMLIT_SERVER_COOKIE_SECRET) behind ``haproxy`` with deploy/haproxy.cfg, its ``server-template`` line (Docker's
+DNS) replaced by a ``server appN 127.0.0.1:PORT`` line per process; each is stopped by its PID at the end. Sessions
+(bench/load.py's client) join like a browser: a page load through the proxy for its cookies, then the WebSocket. It
+prints the spread over processes, CPU per click, click-to-idle, RSS, and any session that saw another's run;
+``--files``: a download and an upload through the proxy, and the download asked of the other replica (404: why the
+proxy must be sticky); ``--kill``: SIGKILL one replica halfway, and measure how many of its sessions reconnect as a
+tab does, how fast, and whether the replayed page shows the same step and numbers. Loopback only; bounded."""
 
 from __future__ import annotations
 
@@ -191,8 +182,7 @@ class Tab(Session):
         self.replica = response.headers.get(REPLICA_HEADER, "")
 
     async def rejoin(self, within: float = 60.0) -> Tab:
-        """A reconnecting tab: a new WebSocket through the proxy with the same cookies and address bar (tried
-        again every 0.5 s, as a browser does, until one opens or `within` seconds passed)."""
+        """A reconnecting tab: a new WebSocket, same cookies and address bar, retried every 0.5 s for `within` s."""
         deadline = time.monotonic() + within
         while True:
             tab = Tab(self.server, self.query, self.page, cookies=dict(self.cookies))
@@ -207,7 +197,6 @@ class Tab(Session):
         return tab
 
     async def gone(self, timeout: float = 10.0) -> None:
-        """Until this tab's WebSocket has closed."""
         await asyncio.wait_for(asyncio.shield(self._reader), timeout)
 
     async def _read(self) -> None:
@@ -257,9 +246,11 @@ class Tab(Session):
         elif kind == "file_uploader":
             self.uploaders[element.file_uploader.label] = element.file_uploader.id
 
-    async def _ask(self, msg: BackMsg, request_id: str, timeout: float = 60):
+    async def _ask(self, msg: BackMsg, request, timeout: float = 60):
+        """Send `msg`, whose `request` part gets a new id and this session's, and wait for the answer to that id."""
+        request.request_id, request.session_id = uuid.uuid4().hex, self.session_id
         future = asyncio.get_running_loop().create_future()
-        self._replies[request_id] = future
+        self._replies[request.request_id] = future
         await self._ws.send(msg.SerializeToString())
         return await asyncio.wait_for(future, timeout)
 
@@ -282,11 +273,8 @@ class Tab(Session):
         label, deferred, url, _ = next(d for d in self.downloads if not d[3] and d[0].startswith(label_start))
         if deferred:  # made only when clicked: the browser asks the session for its URL
             msg = BackMsg()
-            request_id = uuid.uuid4().hex
-            msg.backend_operation_request.request_id = request_id
-            msg.backend_operation_request.session_id = self.session_id
             msg.backend_operation_request.deferred_file.file_id = deferred
-            reply = await self._ask(msg, request_id)
+            reply = await self._ask(msg, msg.backend_operation_request)
             if reply.error_msg:
                 raise RuntimeError(f"deferred download refused: {reply.error_msg}")
             url = reply.deferred_file.url
@@ -299,11 +287,8 @@ class Tab(Session):
         """What the browser does for a file uploader: ask for URLs, PUT the file through the proxy, rerun."""
         widget = next(i for label, i in self.uploaders.items() if label.startswith(label_start))
         msg = BackMsg()
-        request_id = uuid.uuid4().hex
-        msg.file_urls_request.request_id = request_id
-        msg.file_urls_request.session_id = self.session_id
         msg.file_urls_request.file_names.append(name)
-        reply = await self._ask(msg, request_id)
+        reply = await self._ask(msg, msg.file_urls_request)
         urls = reply.file_urls[0]
         boundary = uuid.uuid4().hex
         body = (
@@ -332,9 +317,6 @@ class Tab(Session):
         msg.rerun_script.page_script_hash = self.page_hash
         msg.rerun_script.widget_states.widgets.extend(states)
         await self._send(msg)
-
-
-# ----------------------------------------------------------------------------------------------- the bench
 
 
 def report(text: str) -> None:
@@ -458,8 +440,8 @@ async def run_class(course: Course, n: int, interval: float, seconds: float, kil
     clicks = len(ms)
     report(f"class  {n} sessions through the proxy on {len(course.servers)} process(es), Step every {interval:g} s "
            f"for {seconds:g} s: {clicks} clicks; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    report("  sessions per process: " + ", ".join(f"{name} {spread[name]}" for name in sorted(spread))
-           + (f"; after the kill: {_spread(tabs)}" if kill else ""))  # fmt: skip
+    after = f"; after the kill: {_spread(Counter(t.replica for t in tabs))}" if kill else ""
+    report(f"  sessions per process: {_spread(spread)}{after}")
     for i, server in enumerate(course.servers, 1):
         if server.process.poll() is not None:
             report(f"  app{i}: killed")
@@ -504,8 +486,8 @@ async def run_class(course: Course, n: int, interval: float, seconds: float, kil
     return p90
 
 
-def _spread(tabs: list[Tab]) -> str:
-    return ", ".join(f"{name} {count}" for name, count in sorted(Counter(t.replica for t in tabs).items()))
+def _spread(spread: Counter) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(spread.items()))
 
 
 async def warm_up(course: Course) -> None:

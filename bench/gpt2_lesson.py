@@ -1,11 +1,7 @@
 """The GPT-2 lesson's wall time: Trainer(cfg) for 50,257 x 768 plus its 12 steps, against bare torch steps.
 
-One Step click at that size costs the trainer one step; the lesson costs the build and all its steps. Each step is
-timed by the wall clock and by this process's CPU time; the bare step (bench/step_overhead.py's) runs interleaved
-with the instrumented one, on a second model of the same config, so load on a shared machine hits both alike.
-Run: python bench/gpt2_lesson.py [--repo DIR] [--rounds N]   (--repo: time another tree's core, e.g. a copy
-taken before a change; each round builds both trainers afresh and runs the lesson's steps).
-"""
+Wall clock and CPU time per step; the bare step (bench/step_overhead.py's) runs interleaved on a second model, so
+load hits both alike. Run: python bench/gpt2_lesson.py [--repo DIR] [--rounds N]  (--repo: another tree's core)."""
 
 from __future__ import annotations
 

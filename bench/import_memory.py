@@ -1,14 +1,10 @@
 """Peak memory of parsing an uploaded text matrix (core.export.import_table), each case in a fresh process.
 
-Cases: a 19 MB word2vec file that is one line (a word and 2.4 million numbers: refused, the question is at what
-cost), the same behind a "1 D" header, and a 19 MB word2vec file that fits (25,000 x 100). Each child builds the
-file's bytes first (an upload is held in memory anyway), resets the peak (/proc/self/clear_refs), reads its
-resident baseline, parses, and reports peak RSS (VmHWM) minus the baseline, and what the parse asked the budget
-for (the `charge` callback, when the tree has one). `--repo PATH` runs the same against another tree's core (e.g. a
-copy of core/ from before the change); both trees' figures print side by side.
+Cases: a 19 MB word2vec file of one line (2.4 million numbers: refused, at what cost?), the same behind a "1 D"
+header, and one that fits (25,000 x 100). Each child builds the bytes, resets the peak (/proc/self/clear_refs),
+parses, and reports VmHWM minus the baseline and what `charge` was asked for (`--repo PATH`: another tree's too).
 
-Run: python bench/import_memory.py [--repo /tmp/import_before]  (Linux only: it reads /proc/self/status)
-"""
+Run: python bench/import_memory.py [--repo /tmp/import_before]  (Linux only: it reads /proc/self/status)"""
 
 from __future__ import annotations
 

@@ -2,35 +2,19 @@
 
 Usage:  .venv/bin/python bench/load.py [--scenario single|class|run|all] [--sessions 30] [--seconds 60]
 
-Starts ``streamlit run app.py`` headless on a free loopback port with the repository's own .streamlit/config.toml
-(so the figures are the production settings'), then drives sessions through Streamlit's own websocket protocol
-(``ws://127.0.0.1:PORT/_stcore/stream``, the protobufs the streamlit package ships) from one Python process: a
-session costs the client a few hundred microseconds per click, so the machine's CPU goes to the server. A click is
-what a browser sends: a ``rerun_script`` BackMsg with the button's trigger and its fragment id. Click-to-idle is the
-time from sending it to the server's ``script_finished`` for that run, with the Step metric showing the next step.
-
-Scenarios (all bounded in sessions and seconds; loopback only):
-- single: one session at the default config and one at 10,000 x 128, ``--clicks`` Step clicks each, one after the
-  other: server CPU per click (utime + stime of the server process, /proc/PID/stat) and click-to-idle.
-- class: ``--sessions`` sessions (default 30), each clicking Step every ``--interval`` s (2) for ``--seconds`` s
-  (60): CPU per click, click-to-idle median and p90, server RSS; then ``--heavy`` sessions (3) train 10,000 x 128
-  for 20 Steps each, every session disconnects, and RSS is sampled until it is back within 100 MB of the idle
-  figure or ``--linger`` s (180) passed.
-- run: ``--runners`` sessions (10) press Run, and a bystander clicks Step every 2 s: each runner's steps, the
-  bystander's click-to-idle median and p90.
-- link: one session opens a teacher's link with ``&step=N`` alone (the same settings but another seed: the same
-  work, which no replay kept for the class can serve), timed to its step; then ``--link-sessions`` sessions (30)
-  open the link itself within ``--link-spread`` s (4) while a bystander at the default size clicks Step every 2 s:
-  when each reached step N against that one replay's time, what its page estimated, the bystander's click-to-idle
-  p90, and peak RSS against the server's memory budget. Links: ``LINK_QUERIES`` or ``--link-query``.
-- space: one session clicks Step 40 times on Train, then ``--opens`` times (8) opens Embedding space and moves its
-  "Step for neighbours" slider to the first, middle and last kept step: server CPU per open and per move (and per
-  open of Gradient masks and Row updates, the other pages of a Step's figures).
-- hundred: 100 sessions, each clicking Step every ``--interval`` s (2) for ``--seconds`` s (60): CPU per click, the
-  share of a core, click-to-idle median and p90, and whether p90 <= 1 s with no error.
-Every session checks that its Step metric advances by exactly its own clicks (a session that saw another's run, or
-lost its own, is counted), and every exception element or error alert a page shows is reported.
-"""
+Starts ``streamlit run app.py`` headless on a loopback port with the production .streamlit/config.toml, then drives
+sessions through Streamlit's own websocket protocol (its protobufs) from one process, at a few hundred microseconds
+of client CPU a click. A click is a ``rerun_script`` BackMsg with the button's trigger and fragment id; click-to-idle
+runs to the server's ``script_finished`` with the Step metric showing the next step. Scenarios (loopback, bounded):
+- single: the default config and 10,000 x 128, ``--clicks`` Steps each: server CPU per click (/proc/PID/stat).
+- class: ``--sessions`` click Step every ``--interval`` s for ``--seconds`` s; then ``--heavy`` 10,000 x 128 runs,
+  all disconnect, and RSS is sampled until back within 100 MB of idle or ``--linger`` s passed.
+- run: ``--runners`` press Run while a bystander clicks Step every 2 s.
+- link: a link's ``&step=N`` alone (another seed: the same work, no kept replay), then ``--link-sessions`` open it
+  within ``--link-spread`` s beside a bystander: when each reached step N, the pages' estimates, peak RSS.
+- space: 40 Steps, then ``--opens`` openings of Embedding space and moves of its step slider: CPU per open and move.
+- hundred: 100 sessions clicking Step: whether p90 click-to-idle <= 1 s with no error.
+Every session checks that its Step metric advances by exactly its own clicks, and every error a page shows counts."""
 
 from __future__ import annotations
 
@@ -276,8 +260,7 @@ async def close_all(sessions: list[Session]) -> None:
 
 def wait_quiet(server: Server, limit: float = 120.0) -> tuple[float, float]:
     """Until the server's CPU over 3 s is under 3% (UMAP's warm-up done): (seconds waited, last CPU share)."""
-    start = time.monotonic()
-    share = 1.0
+    start, share = time.monotonic(), 1.0
     while time.monotonic() - start < limit:
         cpu0 = server.cpu_seconds()
         time.sleep(3)
@@ -290,6 +273,31 @@ def wait_quiet(server: Server, limit: float = 120.0) -> tuple[float, float]:
 def report(lines: list[str], text: str) -> None:
     lines.append(text)
     print(text, flush=True)
+
+
+def report_problems(lines: list[str], sessions: list[Session]) -> None:
+    for problem in sorted({p for s in sessions for p in s.problems})[:5]:
+        report(lines, f"    {problem}")
+
+
+async def click_steps(sessions: list[Session], interval: float, seconds: float, t0: float, catch=()) -> int:
+    """Each session clicks Step every `interval` s (from a random offset) until `seconds` after t0: timeouts caught."""
+    timeouts = 0
+
+    async def clicker(s: Session) -> None:
+        nonlocal timeouts
+        await asyncio.sleep(random.uniform(0, interval))
+        next_at = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            try:
+                await s.click("Step")
+            except catch:
+                timeouts += 1
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    await asyncio.gather(*(clicker(s) for s in sessions))
+    return timeouts
 
 
 async def scenario_single(server: Server, clicks: int, lines: list[str]) -> None:
@@ -320,18 +328,8 @@ async def scenario_class(server: Server, n: int, interval: float, seconds: float
     open_cpu = (server.cpu_seconds() - cpu_open) / n * 1000
     rss_open = server.rss_mb()
     cpu0, t0 = server.cpu_seconds(), time.monotonic()
-
-    async def clicker(s: Session) -> None:
-        await asyncio.sleep(random.uniform(0, interval))
-        next_at = time.monotonic()
-        while time.monotonic() - t0 < seconds:
-            await s.click("Step")
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-
-    await asyncio.gather(*(clicker(s) for s in sessions))
-    elapsed = time.monotonic() - t0
-    cpu = server.cpu_seconds() - cpu0
+    await click_steps(sessions, interval, seconds, t0)
+    elapsed, cpu = time.monotonic() - t0, server.cpu_seconds() - cpu0
     clicks = sum(len(s.latencies) for s in sessions)
     ms = [x * 1000 for s in sessions for x in s.latencies]
     rss_busy = server.rss_mb()
@@ -347,8 +345,7 @@ async def scenario_class(server: Server, n: int, interval: float, seconds: float
         f"  sessions that saw another's run or lost a step: {sum(s.mismatches > 0 for s in sessions)}; "
         f"distinct session ids {len(ids)}/{n}; problems shown: {sum(len(s.problems) for s in sessions)}",
     )
-    for problem in sorted({p for s in sessions for p in s.problems})[:5]:
-        report(lines, f"    {problem}")
+    report_problems(lines, sessions)
     cpu_idle0 = server.cpu_seconds()
     await asyncio.sleep(10)
     report(lines, f"  idle CPU with {n} sessions connected: {(server.cpu_seconds() - cpu_idle0) / 10:.1%} of a core")
@@ -360,8 +357,7 @@ async def scenario_class(server: Server, n: int, interval: float, seconds: float
         report(lines, f"  + {heavy} sessions at 10,000 x 128, 20 Steps each: RSS {server.rss_mb():.0f} MB")
         sessions += big
     await close_all(sessions)
-    start = time.monotonic()
-    samples = []
+    start, samples = time.monotonic(), []
     while True:
         await asyncio.sleep(10)
         waited, rss = time.monotonic() - start, server.rss_mb()
@@ -511,8 +507,7 @@ async def scenario_link(server: Server, n: int, query: str, spread: float, timeo
     budget = server_budget_mb(server)
     report(lines, f"  server CPU busy {cpu / elapsed:.0%} of a core over {elapsed:.0f} s; peak RSS {max(rss):.0f} MB "
                   f"(budget for runs {'unknown' if budget is None else f'{budget:.0f} MB'})")  # fmt: skip
-    for problem in sorted({p for s in [*students, bystander] for p in s.problems})[:5]:
-        report(lines, f"    {problem}")
+    report_problems(lines, [*students, bystander])
     await close_all([s for s in students if s.latencies] + [bystander])
     await asyncio.sleep(2)
 
@@ -558,22 +553,22 @@ async def scenario_space(server: Server, opens: int, lines: list[str]) -> None:
         await s.click("Step")
     open_ms, scrub_ms, wall = [], [], []
     others = {page: [] for page in OTHER_PAGES}
+
+    async def cpu_ms(rerun, ms: list[float]) -> None:  # the server CPU one rerun took, in ms
+        cpu0 = server.cpu_seconds()
+        wall.append(await rerun)
+        ms.append((server.cpu_seconds() - cpu0) * 1000)
+
     for _ in range(opens):
         for page, ms in others.items():  # the other pages a Step's figures are on: CPU per open
-            cpu0 = server.cpu_seconds()
-            wall.append(await s.goto(page))
-            ms.append((server.cpu_seconds() - cpu0) * 1000)
-        cpu0 = server.cpu_seconds()
-        wall.append(await s.goto("embedding_space"))
-        open_ms.append((server.cpu_seconds() - cpu0) * 1000)
+            await cpu_ms(s.goto(page), ms)
+        await cpu_ms(s.goto("embedding_space"), open_ms)
         if s.slider is None:
             s.problems.append("no step slider on Embedding space")
             break
         options = s.slider[2]
         for option in (options[0], options[len(options) // 2], options[-1]):
-            cpu0 = server.cpu_seconds()
-            wall.append(await s.scrub(option))
-            scrub_ms.append((server.cpu_seconds() - cpu0) * 1000)
+            await cpu_ms(s.scrub(option), scrub_ms)
         await s.goto("train")
     frames = len(s.slider[2]) if s.slider else 0
     first, rest = (open_ms[0], open_ms[1:]) if open_ms else (float("nan"), [])
@@ -595,21 +590,7 @@ async def scenario_hundred(server: Server, interval: float, seconds: float, line
     sessions = await open_sessions(server, HUNDRED, spread=0.05)
     open_cpu = (server.cpu_seconds() - cpu_open) / HUNDRED * 1000
     cpu0, t0 = server.cpu_seconds(), time.monotonic()
-    timeouts = 0
-
-    async def clicker(s: Session) -> None:
-        nonlocal timeouts
-        await asyncio.sleep(random.uniform(0, interval))
-        next_at = time.monotonic()
-        while time.monotonic() - t0 < seconds:
-            try:
-                await s.click("Step")
-            except TimeoutError:
-                timeouts += 1
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-
-    await asyncio.gather(*(clicker(s) for s in sessions))
+    timeouts = await click_steps(sessions, interval, seconds, t0, catch=TimeoutError)
     elapsed, cpu = time.monotonic() - t0, server.cpu_seconds() - cpu0
     clicks = sum(len(s.latencies) for s in sessions)
     ms = [x * 1000 for s in sessions for x in s.latencies]
@@ -623,8 +604,7 @@ async def scenario_hundred(server: Server, interval: float, seconds: float, line
     report(lines, f"  click->idle median {statistics.median(ms):.0f} ms, p90 {p90:.0f} ms, max {max(ms):.0f} ms; "
                   f"errors {errors} (mismatches, problems shown, timeouts {timeouts}): "
                   f"{'MEETS' if p90 <= 1000 and not errors else 'MISSES'} p90 <= 1 s with no error")  # fmt: skip
-    for problem in sorted({p for s in sessions for p in s.problems})[:5]:
-        report(lines, f"    {problem}")
+    report_problems(lines, sessions)
     await close_all(sessions)
 
 

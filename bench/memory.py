@@ -1,15 +1,11 @@
 """What a run is charged (core.budget.run_bytes) against the peak RSS it really adds, each in a fresh process.
 
-Each case runs in its own subprocess: import torch and core, make glibc return freed memory as the app does
-(core.budget.return_freed_memory; without it RSS grows with every step's freed temporaries), warm up the
-libraries with a 2 x 1 run (a server pays that once, not per run), reset the peak (/proc/self/clear_refs), read
-the resident baseline, then train until the history and snapshot budgets are full and do what the pages do with
-a run (the Lookup page's comparison, a PCA projection of the frames). Measured: peak RSS (VmHWM) minus the
-baseline, for the steps alone and with the page work. Charged: run_bytes(cfg).total, and the same less the page
-caches for the steps alone. Target: charged within 1.5x of measured, and not below it by much.
+Each subprocess returns freed memory as the app does (core.budget.return_freed_memory), warms the libraries up,
+resets the peak (/proc/self/clear_refs), then trains until the history and snapshot budgets are full and does the
+pages' work (Lookup's comparison, a PCA). Measured: VmHWM minus the baseline, for the steps and with the pages.
+Charged: run_bytes(cfg).total (less the page caches for the steps). Target: within 1.5x, not much below.
 
-Run: python bench/memory.py [--quick]  (Linux only: it reads /proc/self/status)
-"""
+Run: python bench/memory.py [--quick]  (Linux only: it reads /proc/self/status)"""
 
 from __future__ import annotations
 

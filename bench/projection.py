@@ -1,21 +1,12 @@
 """Cold and warm projection times and frame-to-frame jitter, for the vocabulary sizes the app offers.
 
-Run from the project root: `.venv/bin/python bench/projection.py` (a few minutes on 2 cores).
-
-Data: a slow random walk, D = 32: frame 0 is N(0, 1) (PyTorch's default init), each later frame adds
-N(0, 0.01^2) to every entry, so rows move ~1% of the cloud's spread per frame ("input" jitter below is
-that floor). Jitter = mean displacement between consecutive layouts / mean distance to the centroid.
-cold: a fresh Python process running LayoutCache("umap").layouts(frames), `import umap` and numba JIT
-included (one run each). warm: the same in this process after warm_up_umap(), median of `reps` runs
-with a fresh LayoutCache each time. 50,257 rows: 2 frames, and UMAP lays out its 10,000-row sample.
-
-Real training frames (second table): a Trainer run of 200 steps at 60 x 16 (Adam, lr 0.05 as the app's default
-and lr 0.005, where rows barely move), frames from trainer.frames() (one every 4 steps). Per frame pair: "rows"
-is the rows' own relative move (mean |W_i(t+1) - W_i(t)| / mean distance of W(t)'s rows to their centroid;
-|dW|/|W| is printed beside it), "screen" the points' move measured the same way after each layout is centred
-and scaled as the page draws it. UMAP is shown with the per-point cap of core.layouts.limit_moves and without
-it (UMAP_MAX_MOVE = inf, how it was before). Target: screen <= 0.05 where rows < 0.01.
-"""
+Run: `.venv/bin/python bench/projection.py [--real]` (a few minutes on 2 cores; --real: the second table only).
+Data: a random walk, D = 32, N(0, 1) then N(0, 0.01^2) a frame ("input" jitter: that floor). Jitter = mean move
+between consecutive layouts / mean distance to the centroid. cold: a fresh process (import umap and numba's JIT in
+it); warm: median of `reps` runs here after warm_up_umap(). 50,257 rows: 2 frames, UMAP on its 10,000-row sample.
+Real frames: 200 Adam steps at 60 x 16 (lr 0.05, the default, and 0.005). Per frame pair, "rows" is the rows' own
+relative move (|dW|/|W| beside it), "screen" the points' move once centred and scaled as the page draws them; UMAP
+with core.layouts.limit_moves' cap and without (UMAP_MAX_MOVE = inf). Target: screen <= 0.05 where rows < 0.01."""
 
 import statistics
 import subprocess

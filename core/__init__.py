@@ -1,8 +1,5 @@
-"""Embedding Explorer's engine: everything the pages show is computed here, without Streamlit.
-
-The names below are loaded on first use (PEP 562), so `import core.optimizers` or `import core.limits` does not
-load torch, numpy or UMAP.
-"""
+"""Embedding Explorer's engine, without Streamlit. The names below load on first use (PEP 562), so `import
+core.optimizers` or `import core.limits` does not load torch, numpy or UMAP."""
 
 import importlib
 

@@ -1,11 +1,7 @@
-"""The arithmetic of one row's move: the run's optimizer's update rule, replayed on that row's own numbers.
-
-`row_move` repeats, on one (D,) row in float32 torch, the operations torch's single-tensor optimizers apply to the
-whole table (the same ops in the same order: SGD with momentum/nesterov, Adam, AdamW, Adagrad, RMSprop with
-momentum, SparseAdam's lazy moments, weight decay, max_norm's forward rescale), and keeps every intermediate line of
-the rule so a page can print the equation with the row's numbers. Same ops on the same float32 inputs give the same
-bits on the CPU; torch's foreach/fused kernels (CUDA) may round differently, so `Agreement` says which it was.
-"""
+"""The arithmetic of one row's move: `row_move` repeats on one (D,) float32 row the ops torch's single-tensor
+optimizers apply to the table, in the same order (SGD, Adam, AdamW, Adagrad, RMSprop, SparseAdam, weight decay,
+max_norm), keeping each line of the rule for the page. The same ops give the same bits on the CPU; foreach/fused
+kernels (CUDA) may round differently, so `Agreement` says which it was."""
 
 from __future__ import annotations
 
@@ -63,7 +59,6 @@ class RowMove:
 
     @property
     def move(self) -> np.ndarray:
-        """W_after - W_before, (D,)."""
         return self.w_after - self.w_before
 
 
@@ -101,9 +96,7 @@ def row_move(
     present: bool = True,
     parts: np.ndarray | None = None,
 ) -> RowMove:
-    """The run's optimizer's step on one row. `looked_up`: the row was in the batch (max_norm applies);
-    `present`: it is in a sparse gradient (sparse optimizers touch only such rows; dense ones ignore it);
-    `parts`: (k, D) the row's k lookup contributions in batch order, which sparse SGD adds one at a time."""
+    """One row's step; `looked_up`: max_norm applies, `present`: in a sparse gradient, `parts`: sparse SGD's (k, D)."""
     w0 = torch.tensor(np.asarray(w_before, np.float32))  # (D,)
     w = renorm(w0.clone(), cfg.max_norm, looked_up)
     g = torch.tensor(np.asarray(grad, np.float32))
@@ -226,17 +219,16 @@ def _adagrad(cfg, w, g, slots, step, lines, scalars, sparse, parts=None) -> int:
     scalars.update({"t": step, "lr / (1 + (t − 1)·lr_decay)": clr})
     total = slots.setdefault("sum", torch.zeros_like(w))
     before = w.clone()
-    if sparse:
+    if sparse:  # torch's sparse and dense paths: the same sums, in other ops
         total.add_(g.pow(2))
-        _line(lines, "G", "G = G + g² (the running sum of squares)", total)
-        std = total.sqrt().add_(ADAGRAD_EPS)
-        _line(lines, "√G + ε", f"ε = {ADAGRAD_EPS:g}", std)
-        w.add_(g / std, alpha=-clr)
     else:
         total.addcmul_(g, g, value=1)
-        _line(lines, "G", "G = G + g² (the running sum of squares)", total)
-        std = total.sqrt().add_(ADAGRAD_EPS)
-        _line(lines, "√G + ε", f"ε = {ADAGRAD_EPS:g}", std)
+    _line(lines, "G", "G = G + g² (the running sum of squares)", total)
+    std = total.sqrt().add_(ADAGRAD_EPS)
+    _line(lines, "√G + ε", f"ε = {ADAGRAD_EPS:g}", std)
+    if sparse:
+        w.add_(g / std, alpha=-clr)
+    else:
         w.addcdiv_(g, std, value=-clr)
     _line(lines, "Δw", "−lr·g / (√G + ε)", w - before)
     return step
@@ -270,8 +262,7 @@ _RULES = {"sgd": _sgd, "adam": _adam, "adamw": _adam, "sparse_adam": _sparse_ada
 
 
 def state_only_moves(cfg: TrainConfig, move: RowMove, n_steps: int) -> np.ndarray:
-    """|Δw| of the row for the next `n_steps` steps if it got no gradient and no weight decay: the state's own move,
-    decaying as the buffers do (zero at once for rules whose state cannot move a row alone). (n_steps,)"""
+    """(n_steps,) |Δw| of the row over the next steps with no gradient or decay: the state's own, decaying move."""
     plain = cfg.replace(weight_decay=0.0, max_norm=None)
     zeros, state, w, norms = np.zeros_like(move.grad), move.after, move.w_after, []
     for _ in range(n_steps):

@@ -1,10 +1,6 @@
-"""Optimizers side by side: 2 to 4 Trainers that step in lockstep on one batch stream from one initial table.
-
-The members share every setting that decides the table's start and the batches (vocabulary, dimension, seed,
-batch size, window, init, padding row, corpus); each has its own optimizer, learning rate and options. One
-corpus is built and shared, and every member's batch is checked against the others' at every step, so a
-difference between members' records is the optimizer's doing, never the data's.
-"""
+"""Optimizers side by side: 2 to 4 Trainers that step in lockstep on one batch stream from one initial table. The
+members share SHARED_FIELDS and one corpus, and their batches are checked against each other at every step, so a
+difference between their records is the optimizer's doing, never the data's."""
 
 from __future__ import annotations
 
@@ -27,8 +23,7 @@ MIN_MEMBERS, MAX_MEMBERS = 2, 4
 
 
 def member_config(base: TrainConfig, optimizer: str, **options) -> TrainConfig:
-    """`base`'s table, corpus and batches with `optimizer` at its own defaults (for the table's dimension),
-    overridden by `options`."""
+    """`base`'s table, corpus and batches with `optimizer` at its defaults for the dimension, then `options`."""
     defaults = optimizer_defaults(optimizer, base.dim)
     return base.replace(**{"optimizer": optimizer, "sparse": False, **defaults, **options})
 
@@ -84,7 +79,6 @@ class Comparison:
             self.step()
 
     def series(self) -> list[Series]:
-        """Each member's kept history as per-step counts."""
         return [series(list(m.history)) for m in self.members]
 
     def frequent_rows(self, n: int = 200) -> list[int]:
@@ -92,7 +86,6 @@ class Comparison:
         return [int(r) for r in np.argsort(-self.members[0].corpus.token_freq, kind="stable")[:n]]
 
     def trajectories(self, row: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Each member's row_trajectory of `row`."""
         return [row_trajectory(list(m.history), row) for m in self.members]
 
     def frame_steps(self) -> list[int]:
@@ -129,7 +122,6 @@ class Series:
 
 
 def series(records: Sequence[StepRecord]) -> Series:
-    """Per-step counts of one member's records."""
     return Series(
         steps=np.array([r.step for r in records], dtype=np.int64),
         loss=np.array([r.loss for r in records], dtype=np.float64),

@@ -1,12 +1,7 @@
-"""Corpora as (centre, context) skip-gram pairs: the built-in toy language, or the user's own text.
-
-The toy language has V tokens in named categories (animals, colours, ...). Each sentence is about one
-category: its content words come from that category, Zipf-distributed so a few are common and most are rare,
-mixed with a few shared function words. Skip-gram training on it therefore pulls each category together.
-
-A user's text: `decode_text` turns an uploaded file's bytes into text (by its byte-order mark) and refuses binary
-files and text that is mostly not words; `text_coverage` says how much of a text V rows cover.
-"""
+"""Corpora as (centre, context) skip-gram pairs: the built-in toy language, or the user's own text. Each toy sentence is
+about one category (animals, colours, ...): Zipf-distributed words of it, mixed with a few function words, so
+skip-gram training pulls each category together. `decode_text` reads an uploaded file's text (refusing binary files
+and text that is mostly not words); `text_coverage` says how much of it V rows cover."""
 
 from __future__ import annotations
 
@@ -65,7 +60,6 @@ class Corpus:
 def build_corpus(
     vocab_size: int, seed: int, window: int, padding_idx: int | None = None, text: str | None = None
 ) -> Corpus:
-    """The user's text when given, else the toy language."""
     if text is not None:
         return _text_corpus(text, vocab_size, window, padding_idx)
     return _toy_corpus(vocab_size, seed, window, padding_idx)
@@ -212,8 +206,7 @@ def _guess_utf16(data: bytes) -> str | None:
 
 
 def decode_text(data: bytes) -> str:
-    """An uploaded file's text, decoded by its byte-order mark, else as UTF-8 (then Windows-1252, Latin-1); raises
-    ConfigError("corpus_text") for a binary file or a text that is mostly not words."""
+    """A file's text by its byte-order mark, else UTF-8, Windows-1252, Latin-1; ConfigError for binary or non-words."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
@@ -271,9 +264,7 @@ def _finish(
     window: int,
     padding_idx: int | None,
 ) -> Corpus:
-    """Pairs of tokens at most `window` apart within a sentence, both directions. With a padding row, each sentence
-    is first padded to a multiple of 4 tokens, as fixed-length batches would be: padding is looked up (so the
-    padding row is seen getting no gradient) but never a target to predict."""
+    """Pairs within `window` in a sentence, both ways; padding (looked up, never a target) makes sentences 4k long."""
     if padding_idx is not None and len(tokens):
         ends = np.flatnonzero(np.diff(sentence_ids, append=sentence_ids[-1] + 1)) + 1  # one past each sentence
         n_pad = -np.diff(ends, prepend=0) % 4

@@ -1,11 +1,5 @@
-"""Export a run (its table at a kept step, its history) and import someone else's embedding matrix to explore.
-
-Export: .npy, .csv, the TensorFlow Embedding Projector's vectors.tsv and metadata.tsv, word2vec text, and the
-history as .npz. Import: .npy, word2vec/GloVe text, the Projector's vectors.tsv, our .csv, and an optional metadata
-.tsv. Nothing is ever unpickled and nothing goes through torch.load; a file that does not parse raises
-ImportFileError saying what is wrong and where. An imported table is explored by its nearest neighbours
-(core.rows.neighbour_table) and a 2-D layout of a sample of its rows (`layout`).
-"""
+"""Export a run (.npy, .csv, the Projector's .tsv files, word2vec text, the history as .npz) and import someone
+else's matrix; nothing is unpickled or torch.load-ed, and a file that does not parse raises ImportFileError."""
 
 from __future__ import annotations
 
@@ -43,7 +37,6 @@ class Imported:
 
 
 def table_npy(weight: np.ndarray) -> bytes:
-    """The (V, D) table as a .npy file."""
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(weight), allow_pickle=False)
     return buffer.getvalue()
@@ -99,17 +92,13 @@ def history_npz(records: Sequence[StepRecord]) -> bytes:
     return buffer.getvalue()
 
 
-def _too_large(what: str, rows: int, dim: int) -> ImportFileError:
-    return ImportFileError(
-        f"{what} is {rows:,} x {dim:,}; the limit is {MAX_VOCAB:,} rows, {MAX_DIM:,} dimensions and "
-        f"{MAX_IMPORT_BYTES // 1024**2} MB of float32."
-    )
-
-
 def _check_shape(rows: int, dim: int, what: str) -> None:
     """Refuse a shape the app cannot hold, before anything of that size is allocated."""
     if rows > MAX_VOCAB or dim > MAX_DIM or rows * dim * 4 > MAX_IMPORT_BYTES:
-        raise _too_large(what, rows, dim)
+        raise ImportFileError(
+            f"{what} is {rows:,} x {dim:,}; the limit is {MAX_VOCAB:,} rows, {MAX_DIM:,} dimensions and "
+            f"{MAX_IMPORT_BYTES // 1024**2} MB of float32."
+        )
 
 
 def _check_matrix(weight: np.ndarray, what: str) -> np.ndarray:
@@ -200,8 +189,7 @@ def _check_text(data: bytes, what: str) -> int:
 
 
 def _lines(data: bytes, pos: int) -> Iterator[tuple[int, int, int]]:
-    """(line number, start, end) of each line from `pos` that is not blank: split on b"\n" only, its end before
-    trailing ASCII whitespace (spaces, tabs, "\r"), as gensim's line.rstrip()."""
+    """(line number, start, end) of each non-blank line from `pos`: split on b"\n", trailing ASCII space dropped."""
     line_no, size = 1, len(data)
     while pos < size:
         newline = data.find(b"\n", pos)
@@ -231,8 +219,7 @@ def _key(data: bytes, start: int, end: int, line_no: int, what: str) -> str:
 
 
 def _numbers(text: bytes, sep: str, dim: int | None, line_no: int, what: str) -> np.ndarray:
-    """The numbers of one line as float32 (`dim` of them, when known), or a clear ImportFileError naming the bad
-    one. Numbers go straight from text to float32, as gensim's np.float32(text) does."""
+    """One line's numbers, text straight to float32 as gensim does (`dim` of them if known), else an ImportFileError."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", DeprecationWarning)  # numpy's "could not be read to its end"
@@ -291,8 +278,7 @@ def _fill(table: np.ndarray, n: int, values: np.ndarray, what: str) -> None:
 
 
 def load_text_vectors(data: bytes, reserve: Reserve = _no_reserve) -> tuple[np.ndarray, list[str]]:
-    """word2vec/GloVe text: `word v1 ... vD` per line (a trailing space allowed, as word2vec writes), with a "V D"
-    first line (word2vec) or without (GloVe). The word is everything before the line's first space."""
+    """word2vec/GloVe text: `word v1 ... vD` per line (the word: all before its first space), a "V D" header or none."""
     what = "The vectors file"
     lines = _lines(data, _check_text(data, what))
     first = next(lines, None)
@@ -356,8 +342,7 @@ def load_vectors_tsv(data: bytes, reserve: Reserve = _no_reserve) -> np.ndarray:
 
 
 def _decoded(data: bytes, pos: int, what: str, most: list[int]) -> Iterator[str]:
-    """The text's lines, each with its "\n" (a quoted cell may span lines), decoded one at a time; a line longer
-    than most[0] bytes is refused before it is decoded."""
+    """Each line with its "\n" (a quoted cell may span lines), decoded; one over most[0] bytes is refused first."""
     line_no, size = 1, len(data)
     while pos < size:
         newline = data.find(b"\n", pos)
@@ -421,9 +406,7 @@ def _is_number(text: str) -> bool:
 
 
 def load_metadata(data: bytes, n_rows: int) -> tuple[list[str], np.ndarray, list[str]]:
-    """(labels, categories, category names) from a metadata .tsv: one column (no header), or a header line and
-    columns of which the first is the label and a column named `category` (or the second) the category. Lines split
-    on "\n" only (a "\r" before it dropped), cells on tabs: a label keeps every other character."""
+    """(labels, categories, names) of a metadata .tsv: a label column, or a header, labels and `category` (or 2nd)."""
     what = "The metadata .tsv"
     pos, size = _check_text(data, what), len(data)
     header, labels, raw, line_no, column = None, [], [], 0, None
@@ -464,8 +447,7 @@ PARSE_SLACK = 4 * 1024**2  # one line's temporaries (a line is at most MAX_KEY_B
 
 
 def parse_bytes(rows: int, dim: int, metadata: bool) -> int:
-    """What parsing a (rows, dim) table takes beyond the uploaded files: the float32 table, a label per row (and
-    another per row from metadata), one line's temporaries."""
+    """What parsing a (rows, dim) table takes beyond the uploads: the table, labels (twice with metadata), a line."""
     return rows * dim * 4 + rows * LABEL_BYTES * (2 if metadata else 1) + PARSE_SLACK
 
 
@@ -478,10 +460,7 @@ def kept_bytes(table: Imported) -> int:
 def import_table(
     filename: str, data: bytes, metadata: bytes | None = None, charge: Callable[[int], None] | None = None
 ) -> Imported:
-    """An uploaded matrix (by its extension) and optional metadata, as an Imported table. `charge(nbytes)` is
-    called once the table's shape is known (from the header or the first line) and before anything of that size is
-    allocated, with parse_bytes(...): it may refuse (raise), and nothing more is parsed. Any file that does not
-    parse raises ImportFileError."""
+    """An upload (by extension) and optional metadata as Imported; `charge(parse_bytes(...))` may refuse, pre-alloc."""
 
     def reserve(rows: int, dim: int) -> None:
         if charge is not None:

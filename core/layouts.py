@@ -1,41 +1,19 @@
 """2-D and 3-D layouts (UMAP or PCA) of embedding matrices over training, aligned from frame to frame.
+`project(frames, method, n_components, seed) -> (F, V, n)`; `LayoutCache`, the same with an LRU cache keyed by
+frame content, for a page that reruns; `warm_up_umap()` compiles umap's numba code once per process in the
+background (until then a page shows PCA). A point moves only because its row moved:
 
-What this module owns: `project(frames, method, n_components, seed) -> (F, V, n)`, one layout per frame;
-`LayoutCache`, the same computation with a cache keyed by frame content (bounded, least recently used first) for
-a page that reruns; `LayoutError`, an input we cannot lay out; and `warm_up_umap()` / `umap_is_warm()`, which
-compile umap's numba code once per process in the background, so no user waits for the JIT (until then a page
-shows PCA).
-
-How frames stay put (a point moves only because its row moved):
-
-- UMAP: the first frame is a full fit (spectral init). Each later frame is a short UMAP fit (30 epochs)
-  warm-started with `init=` the previous frame's layout, with a learning rate proportional to how far the
-  rows moved (mean row displacement / mean distance to the centroid, times `UMAP_LR_PER_MOVE`): frames
-  that barely changed barely move, frames that changed a lot relax towards a fresh UMAP layout. The result
-  is then Procrustes-aligned (rotation, reflection, uniform scale, shift) onto the previous layout, and each
-  point's step is capped (`limit_moves`): relative to the layout's spread, a point moves at most
-  `UMAP_MAX_MOVE` times as far as its row moved relative to the table's spread (more for rows that moved
-  further than `UMAP_FREE_MOVE`: they have new neighbours). UMAP's stochastic gradient
-  descent moves points that did not move (measured on real training frames: 0.14-0.26 of the spread per
-  frame while rows moved 0.04-0.05); with the cap, a point that stands still in the table stands still on
-  screen, and a frame's jitter is at most `UMAP_MAX_MOVE` times the rows' own relative move.
-  Neighbours are exact Euclidean k-nearest neighbours computed here with numpy and handed to umap as
-  `precomputed_knn`, which skips both umap's slow small-data path and pynndescent's JIT.
-- PCA: each frame is projected on its own top principal components (numpy SVD), then rotated within that
-  plane (orthogonal Procrustes, no scaling) onto the previous layout, so axes do not flip or spin. The first
-  frame uses sklearn's sign convention (each component's largest loading is positive).
-
-Small, degenerate and large inputs:
-
-- Fewer than `UMAP_MIN_ROWS` rows, or fewer distinct rows than that, or anything umap cannot lay out:
-  the frame gets a PCA layout and `.notes` says why. All rows equal: every point sits at the origin.
-  D smaller than n_components: missing axes are zero.
-- More than `max_rows` rows (default `UMAP_MAX_ROWS` = 10,000): UMAP lays out a fixed, seeded sample of
-  `max_rows` rows (`.sample_idx`, sorted); the other rows are NaN in the result (plotly skips NaN points,
-  and row i stays row i). PCA always places every row (its basis is fitted on the sample).
-- Identical frames give identical layouts; the same frames and seed give the same layouts (umap runs
-  single-threaded when seeded).
-"""
+- UMAP: the first frame is a full fit; each later one a 30-epoch fit warm-started from the previous layout, its
+  learning rate proportional to how far the rows moved (`UMAP_LR_PER_MOVE`), then Procrustes-aligned onto the
+  previous layout, and each point's step capped (`limit_moves`) at `UMAP_MAX_MOVE` times its row's relative move
+  (more beyond `UMAP_FREE_MOVE`: new neighbours). Without the cap UMAP's SGD moves still points: 0.14-0.26 of the
+  spread per frame while rows moved 0.04-0.05 (measured on real training frames). Exact k-NN from numpy goes in
+  as `precomputed_knn`, which skips umap's slow small-data path and pynndescent's JIT.
+- PCA: each frame on its own top components (numpy SVD, sklearn's signs on the first), then rotated within that
+  plane (Procrustes, no scaling) onto the previous layout, so axes do not flip or spin.
+- Under `UMAP_MIN_ROWS` (distinct) rows, or when umap fails: PCA, and `.notes` says why; D < n_components: zeros.
+  Over `max_rows` rows (`UMAP_MAX_ROWS`), UMAP lays out a seeded sample (`.sample_idx`) and the others are NaN
+  (plotly skips them; row i stays row i); PCA places every row. The same frames and seed give the same layouts."""
 
 from __future__ import annotations
 
@@ -81,8 +59,7 @@ def umap_is_warm() -> bool:
 
 
 def warm_up_umap() -> float:
-    """Import umap and run the fits the pages use on tiny data, compiling numba; returns seconds taken.
-    Thread-safe and idempotent: a second caller waits for the first and then returns almost at once."""
+    """Compile umap's numba code on tiny data (the pages' fits); seconds taken. A second caller waits for the first."""
     start = time.perf_counter()
     with _warm_lock:
         if not _warm.is_set():
@@ -129,8 +106,7 @@ def limit_moves(
     factor: float = UMAP_MAX_MOVE,
     free_move: float = UMAP_FREE_MOVE,
 ) -> np.ndarray:
-    """`proposed` (S, n) with each point's step from `previous` (S, n), relative to the layout's spread, capped at
-    `factor * m` for its row's relative move m (`factor * m * m / free_move` beyond `free_move`; module docstring)."""
+    """`proposed` (S, n), each point's step from `previous` capped at `factor` x its row's move (module docstring)."""
     data_spread = np.linalg.norm(before - before.mean(axis=0), axis=1).mean()
     layout_spread = np.linalg.norm(previous - previous.mean(axis=0), axis=1).mean()
     if data_spread == 0 or layout_spread == 0 or not np.isfinite(factor):
@@ -271,7 +247,6 @@ class LayoutCache:
 
     @property
     def n_cached(self) -> int:
-        """How many frame layouts the cache holds now."""
         return len(self._cache)
 
     def _set_rows(self, n_rows: int) -> None:

@@ -1,12 +1,7 @@
-"""Is an embedding an MLP? Computed on the user's own table: the lookup against one-hot times W.
-
-The lookup `emb(x)` and the matrix product `one_hot(x) @ W` give the same rows and the same gradient
-(`one_hot(x).T @ dY`), but the lookup reads B rows where the product multiplies B x V x D numbers. There is
-no activation and no bias: it is one linear layer applied to one-hot vectors, done as an index. Two options
-of nn.Embedding break the equality, and `compare_lookup` runs the user's own layer to show by how much:
-`max_norm` rescales looked-up rows longer than it (in W itself, in the forward pass), so emb(x) returns other
-rows than one_hot(x) @ W; `padding_idx` makes the lookup's gradient to its row 0, where one_hot(x).T @ dY is not.
-Also here: how the table was initialised. (What a wider table buys: core.sweep.)
+"""Is an embedding an MLP? On the user's own table: the lookup `emb(x)` against `one_hot(x) @ W`, which give the
+same rows and gradient (`one_hot(x).T @ dY`) but read B rows instead of multiplying B x V x D numbers. Two options
+break the equality, and `compare_lookup` shows by how much: `max_norm` rescales long rows (in W, in the forward
+pass); `padding_idx` zeroes the lookup's gradient to its row. Also: how the table was initialised (width: core.sweep).
 """
 
 from __future__ import annotations
@@ -133,11 +128,8 @@ def timing_tokens(batch_size: int, vocab_size: int, dim: int) -> int:
 
 
 def _fastest(fn, max_runs: int, budget_s: float, min_runs: int = 3) -> tuple[float, int]:
-    """Fastest of up to `max_runs` timings within about `budget_s` (at least `min_runs`), after one untimed run.
-
-    The minimum, not the mean: on a busy server (other sessions, UMAP compiling in a thread that holds the
-    GIL) anything above the fastest run is waiting, not work. Many runs make the minimum stable.
-    """
+    """Fastest of up to `max_runs` timings in about `budget_s` (at least `min_runs`), after one untimed run. The
+    minimum, not the mean: on a busy server (other sessions, UMAP holding the GIL) the rest is waiting, not work."""
     fn()  # the first call pays for lazy kernel set-up, not for the work
     best, runs, spent = float("inf"), 0, 0.0
     while runs < max_runs and (runs < min_runs or spent < budget_s):

@@ -7,17 +7,8 @@ import numpy as np
 CHUNK = 2048  # rows of the similarity matrix computed at once, so V = 50,257 never needs V x V memory
 
 
-def _unit_rows(weight: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(weight, axis=1, keepdims=True)
-    return weight / np.where(norms > 0, norms, 1.0)  # a zero row stays zero: similarity 0 to all
-
-
 def nearest_neighbours(weight: np.ndarray, row: int, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """The k rows most cosine-similar to `row` (itself excluded), most similar first, and their similarities.
-
-    One matrix-vector product in the table's own dtype, no normalised copy of the table (50,257 x 768 in
-    float64 would be 300 MB per call).
-    """
+    """The k rows most cosine-similar to `row`, and their similarities; no float64 copy (50,257 x 768: 300 MB)."""
     weight = np.asarray(weight)
     norms = np.sqrt(np.einsum("ij,ij->i", weight, weight, dtype=np.float64))  # (V,)
     dots = (weight @ weight[row]).astype(np.float64)  # (V,)
@@ -31,11 +22,7 @@ def nearest_neighbours(weight: np.ndarray, row: int, k: int = 5) -> tuple[np.nda
 
 
 def chance_purity(categories: np.ndarray) -> float:
-    """The purity a random layout would score: the chance that another categorised row shares a row's category.
-
-    Sum over categories of n_c (n_c - 1) / (n (n - 1)), n_c rows in category c of n categorised rows; equal to
-    1 / (number of categories) only when they are all the same size. NaN with fewer than 2 categorised rows.
-    """
+    """A random layout's purity: Σ_c n_c (n_c - 1) / (n (n - 1)) over n categorised rows; NaN under 2 rows."""
     cats = np.asarray(categories)
     cats = cats[cats >= 0]
     n = len(cats)
@@ -46,15 +33,13 @@ def chance_purity(categories: np.ndarray) -> float:
 
 
 def knn_category_purity(weight: np.ndarray, categories: np.ndarray, k: int = 5) -> float:
-    """Mean share of each categorised row's k cosine-nearest categorised rows that share its category.
-
-    Rows with category -1 (function words, padding, the user's own text) are left out on both sides; 1.0 means
-    every category is its own neighbourhood (chance: chance_purity).
-    """
+    """Mean share of each categorised row's k cosine-nearest categorised rows of its category (-1: left out)."""
     keep = np.flatnonzero(np.asarray(categories) >= 0)
     if len(keep) < 2:
         return float("nan")
-    unit = _unit_rows(np.asarray(weight, dtype=np.float64)[keep])
+    w = np.asarray(weight, dtype=np.float64)[keep]
+    norms = np.linalg.norm(w, axis=1, keepdims=True)
+    unit = w / np.where(norms > 0, norms, 1.0)  # a zero row stays zero: similarity 0 to all
     cats = np.asarray(categories)[keep]
     k = min(k, len(keep) - 1)
     shares = np.empty(len(keep))

@@ -1,9 +1,6 @@
-"""Which words changed their neighbours: each row's k cosine-nearest rows in two tables, and how much they overlap.
-
-The overlap of a row's two neighbour sets is their Jaccard index |A ∩ B| / |A ∪ B|: 1 when the k nearest rows are
-the same, 0 when none is. Neighbours are searched within a pool of rows (all of a small table; a big table's most
-used rows), so a 50,257-row table costs a pool x pool product, not V x V.
-"""
+"""Which words changed their neighbours: each row's k cosine-nearest rows in two tables, and their overlap (the
+Jaccard index |A ∩ B| / |A ∪ B|). Neighbours are searched within a pool (a big table's most used rows), so a
+50,257-row table costs a pool x pool product, not V x V."""
 
 from __future__ import annotations
 
@@ -29,9 +26,8 @@ def knn(weight: np.ndarray, k: int) -> np.ndarray:
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row by row, |A ∩ B| / |A ∪ B| of two (n, k) index sets. (n,)"""
-    k = a.shape[1]
     common = (a[:, :, None] == b[:, None, :]).any(axis=2).sum(axis=1)
-    return common / (2 * k - common)
+    return common / (2 * a.shape[1] - common)
 
 
 @dataclass(frozen=True)
@@ -67,8 +63,7 @@ def changes(first: np.ndarray, second: np.ndarray, k: int, pool: np.ndarray) -> 
 def settling(
     frames: list[tuple[int, np.ndarray]], k: int, pool: np.ndarray, kept: dict | None = None
 ) -> tuple[list[int], list[float]]:
-    """Mean overlap between each kept frame and the one before it: (the later step of each pair, the mean).
-    `kept`: a dict that keeps each step's neighbour sets between calls (a step's weights never change)."""
+    """(later step, mean overlap) of each pair of consecutive frames; `kept` keeps each step's sets between calls."""
     kept = {} if kept is None else kept
     for stale in [key for key in kept if key[0] not in {s for s, _ in frames} or key[1:] != (k, len(pool))]:
         del kept[stale]
@@ -81,7 +76,6 @@ def settling(
 
 
 def changes_caption(what: str, ch: Changes, n_rows: int) -> str:
-    """One sentence on the overlap, from the numbers."""
     pooled = "every row" if len(ch.pool) == n_rows else f"the {len(ch.pool):,} most used of {n_rows:,} rows"
     same = int((ch.overlap == 1).sum())
     return (

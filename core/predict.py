@@ -1,11 +1,6 @@
-"""Predict, then step: a prediction scored against the step's record, the running tally, and the reasons.
-
-The next batch before it is trained on: `next_batch` (Trainer.peek_batch, the batch stream not advanced).
-
-The score and every reason come from the StepRecord: a row got a gradient because it was looked up or because
-a tied head reached it; a looked-up row got none because it is the padding row; a row moved because of its
-gradient, optimizer state, weight decay or max_norm's rescale (the record's signed split of each move).
-"""
+"""Predict, then step: a prediction scored against the step's record, the running tally, and the reasons, all
+from the StepRecord (a gradient from a lookup or a tied head, none for the padding row; a move by gradient, state,
+weight decay or max_norm). `next_batch` shows the next batch before it is trained on."""
 
 from __future__ import annotations
 
@@ -84,7 +79,6 @@ class Score:
 
 
 def score(record: StepRecord, predicted_grad: int, predicted_moved: int) -> Score:
-    """The prediction against what the record shows."""
     return Score(int(predicted_grad), int(record.grad_mask.sum()), int(predicted_moved), int(record.updated_mask.sum()))
 
 
@@ -175,8 +169,7 @@ def score_picks(record: StepRecord, rows) -> list[Pick]:
 
 
 def pick_options(batch: NextBatch, token_freq: np.ndarray, n_others: int = 20) -> list[int]:
-    """The rows a student may pick: every row of the next batch (most looked-up first), then up to `n_others` of
-    the corpus's most frequent rows outside it (does a row the batch misses move too?)."""
+    """Every row of the next batch (most looked-up first), then `n_others` frequent rows outside it (do they move?)."""
     in_batch = [int(r) for r in np.argsort(-batch.counts, kind="stable") if batch.counts[r] > 0]
     outside = [int(r) for r in np.argsort(-token_freq, kind="stable") if batch.counts[r] == 0]
     return in_batch + outside[:n_others]

@@ -13,8 +13,7 @@ Sources (vocabulary, model width, context, tying), as published by each model's 
   4,096 / 5,120 / 8,192 wide for 7B / 13B / 70B; context 4,096; untied output layer).
 - Llama 3: Llama Team, Meta 2024, "The Llama 3 Herd of Models", Table 3 (128,000 tokens, 128,256 rows in
   the released tables; 4,096 / 8,192 / 16,384 wide for 8B / 70B / 405B; context 8,192, 128K from 3.1;
-  untied output layer).
-"""
+  untied output layer)."""
 
 from __future__ import annotations
 
@@ -32,7 +31,6 @@ class _Shares:
 
     @property
     def table_share(self) -> float | None:
-        """The token table's share of the whole model's parameters."""
         table = self.table_params
         return None if table is None else table / self.total_params
 
@@ -81,7 +79,6 @@ ADAM_STATE_VALUES = 2  # exp_avg and exp_avg_sq per trained value
 
 
 def table_bytes(vocab_size: int, dim: int, dtype: str = "fp32") -> int:
-    """Bytes of one V x D table of weights."""
     return vocab_size * dim * BYTES_PER_VALUE[dtype]
 
 
@@ -109,8 +106,7 @@ class RunTable(_Shares):
 
 def run_table(model) -> RunTable:
     """Count a core.model.SkipGram's parameters: its table, its head (if separate) and the whole model."""
-    table = model.embedding.weight
-    head = model.head_weight
+    table, head = model.embedding.weight, model.head_weight
     tied = head is table or head.data_ptr() == table.data_ptr()
     vocab_size, dim = table.shape
     return RunTable(

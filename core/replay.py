@@ -1,10 +1,6 @@
-"""Replaying a run to a step: what a link's `&step=N` asks for, and what it may ask for.
-
-A Trainer is deterministic for a config (its seed fixes the table, the corpus and every batch), so training a
-fresh Trainer N steps reproduces, to the bit, the run a teacher had on screen at step N. That costs the server
-N steps of work, so a link may ask for at most `max_steps(cfg)`: the steps that fit in REPLAY_BUDGET, counted
-with `step_cost` (a step's work grows with the table V x D and with the batch's B x V x D logits).
-"""
+"""Replaying a run to a link's `&step=N`: a Trainer is deterministic for a config (its seed fixes the table, the
+corpus and every batch), so N fresh steps reproduce the teacher's run to the bit. A link may ask for at most
+`max_steps(cfg)`: the steps whose `step_cost` fits in REPLAY_BUDGET."""
 
 from __future__ import annotations
 
@@ -59,8 +55,7 @@ def check(cfg: TrainConfig, step: int) -> None:
 def steps_to(
     trainer: Trainer, step: int, guard: Callable[[], AbstractContextManager] = contextlib.nullcontext
 ) -> Iterator[int]:
-    """Train `trainer` one step at a time up to `step`, each inside `guard()`, yielding its step count after each.
-    Stop early by no longer iterating: the trainer is then at the last step yielded."""
+    """Train `trainer` up to `step`, each step inside `guard()`, yielding its step count (stop by not iterating)."""
     while trainer.step_count < step:
         with guard():
             trainer.step()
@@ -75,8 +70,7 @@ def replay(
     guard: Callable[[], AbstractContextManager] = contextlib.nullcontext,
     every_seconds: float = 0.1,
 ) -> int:
-    """Train `trainer` to `step` within the link budget (ConfigError("step", ...) beyond it); return its step count.
-    `progress(done, target)` is called at the start, at most every `every_seconds`, and at the end."""
+    """Train `trainer` to `step` (ConfigError past the budget), `progress(done, target)` every `every_seconds`."""
     check(trainer.cfg, step)
     if progress is not None:
         progress(trainer.step_count, step)

@@ -1,7 +1,5 @@
-"""Pure numpy derivations from a run's StepRecords that the pages draw: row sampling for big vocabularies, row
-gradients from per-position contributions, the groups of rows by lookup and gradient, the signed parts of each
-row's move, rasters over the kept history, and the frame at a step. The sentences about them live in core.captions.
-"""
+"""Pure numpy derivations from a run's StepRecords that the pages draw (row samples, gradients, groups, the parts
+of a move, rasters, frames); the sentences about them live in core.captions."""
 
 from __future__ import annotations
 
@@ -19,11 +17,7 @@ PART_TOLERANCE = 1e-4  # a part of a row's move under this share of the move is 
 
 
 def sample_rows(n_rows: int, max_rows: int = MAX_ROWS, keep: np.ndarray | None = None) -> np.ndarray:
-    """Sorted int64 row indices: all rows when they fit, else the `keep` rows first plus evenly spaced others.
-
-    Always int64, even for an empty or float `keep` (np.union1d of an int array and [] is float64, and a float
-    index array fails on the page).
-    """
+    """Sorted int64 rows: all that fit, else `keep` plus evenly spaced others (union1d with [] would be float64)."""
     if n_rows <= max_rows:
         return np.arange(n_rows, dtype=np.int64)
     keep = np.unique(np.asarray([] if keep is None else keep).astype(np.int64, copy=False))[:max_rows]
@@ -50,8 +44,7 @@ def batch_bar_rows(token_counts: np.ndarray, top: int = 30) -> np.ndarray:
 def row_gradients(
     input_ids: np.ndarray, output_grad: np.ndarray, padding_idx: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, grads): each looked-up row's gradient from the lookup, the sum of its positions' contributions.
-    (n,), (n, D). The padding row's is 0: nn.Embedding drops the lookup's gradient to it."""
+    """(rows (n,), grads (n, D)): each looked-up row's summed contributions; 0 for the padding row, as nn.Embedding."""
     rows, where = np.unique(input_ids, return_inverse=True)
     grads = np.zeros((len(rows), output_grad.shape[1]), dtype=np.float64)
     np.add.at(grads, where, output_grad)  # a token used k times gets the sum of its k contributions
@@ -98,8 +91,7 @@ class GradientGroups:
         return len(self.neither)
 
     def only_padding(self, mask: np.ndarray) -> bool:
-        rows = np.flatnonzero(mask)
-        return self.padding_idx is not None and rows.tolist() == [self.padding_idx]
+        return self.padding_idx is not None and np.flatnonzero(mask).tolist() == [self.padding_idx]
 
     def named(self) -> list[tuple[str, str, np.ndarray]]:
         """(key, legend name, mask) of each group that has rows, in a fixed order."""
@@ -157,8 +149,7 @@ class MoveCounts:
 
 
 def move_counts(rec) -> MoveCounts:
-    """How many rows moved, got a gradient, moved without one, and which parts moved those (a row can count in
-    more than one: a part counts when its component is at least PART_TOLERANCE of the row's move)."""
+    """Rows moved, with a gradient, moved without one, and by which parts (each part over PART_TOLERANCE counts)."""
     moved, grad = rec.update_norm > 0, rec.grad_norm > 0
     lonely = moved & ~grad
     floor = PART_TOLERANCE * rec.update_norm
@@ -179,15 +170,11 @@ def moved_without_gradient(records: Sequence) -> tuple[np.ndarray, np.ndarray]:
 
 def total_movement(records: Sequence, n_rows: int) -> np.ndarray:
     """(V,) each row's summed update norm over the kept steps."""
-    total = np.zeros(n_rows)
-    for r in records:
-        total += r.update_norm
-    return total
+    return sum((r.update_norm for r in records), np.zeros(n_rows))
 
 
 def split_rows(rec, max_rows: int = MAX_ROWS) -> np.ndarray:
-    """Rows for the split bars: all rows when they fit, else rows that moved this step, both kinds: with a
-    gradient and (at least a third, when there are such rows) without one. Sorted int64."""
+    """Rows for the split bars: all that fit, else moved rows with a gradient and (a third at least) without one."""
     moved, grad = rec.update_norm > 0, rec.grad_norm > 0
     if len(moved) <= max_rows:
         return np.arange(len(moved), dtype=np.int64)
@@ -198,8 +185,7 @@ def split_rows(rec, max_rows: int = MAX_ROWS) -> np.ndarray:
 
 
 def raster_rows(movement: np.ndarray, freq: np.ndarray, max_rows: int = MAX_ROWS) -> np.ndarray:
-    """Rows for the rows x steps raster, most frequent token first: all rows when they fit, else a sample of
-    the rows that moved in the kept steps (a sample of never-moved rows would be blank)."""
+    """Rows for the raster, most frequent first: all that fit, else a sample of the rows that moved (not blank ones)."""
     by_freq = np.argsort(-np.asarray(freq), kind="stable").astype(np.int64)
     if len(by_freq) <= max_rows:
         return by_freq
@@ -229,12 +215,7 @@ def frame_before(frames: Sequence[tuple[int, np.ndarray]], step: int) -> tuple[i
 
 
 def same_spread(coords: np.ndarray) -> np.ndarray:
-    """Each frame of (F, V, n) layouts centred and scaled to a root-mean-square radius of 1.
-
-    Aligned layouts shrink as clusters tighten; on fixed animation axes the last frames would end up as a
-    speck. Centring and scaling a frame changes no distance ratio in it, so its shape is kept. NaN rows (not
-    laid out) stay NaN.
-    """
+    """(F, V, n) layouts, each centred and scaled to RMS radius 1: aligned layouts shrink as clusters tighten."""
     centred = coords - np.nanmean(coords, axis=1, keepdims=True)
     radius = np.sqrt(np.nanmean(np.sum(centred**2, axis=2), axis=1))  # (F,)
     return centred / np.where(radius > 0, radius, 1.0)[:, None, None]
@@ -271,8 +252,7 @@ def by_use(token_freq: np.ndarray) -> np.ndarray:
 
 
 def purity_series(frames, pick: np.ndarray, categories: np.ndarray, kept: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, purity) over the kept frames: kNN category purity (k=5) of the `pick` rows, whose categories are
-    `categories`; `kept` (a per-run dict the page owns) memoises it by step. (F,), (F,)."""
+    """(steps, purity), (F,) each: k=5 category purity of the `pick` rows per frame, memoised by step in `kept`."""
     for step, weight in frames:
         if step not in kept:
             kept[step] = knn_category_purity(weight[pick], categories, k=5)
@@ -282,8 +262,7 @@ def purity_series(frames, pick: np.ndarray, categories: np.ndarray, kept: dict) 
 def neighbour_table(
     weight: np.ndarray, row: int, labels, categories: np.ndarray, category_names, k: int = 8, column: str = "token"
 ) -> dict:
-    """The `k` cosine-nearest rows to `row` as table columns: `column` (their labels), category ("—" for none),
-    cosine (3 decimals)."""
+    """The `k` cosine-nearest rows to `row` as columns: `column` (labels), category ("—": none), cosine (3 places)."""
     rows, sims = nearest_neighbours(weight, row, k=k)
     names = ["—" if c < 0 else category_names[c] for c in categories[rows]]
     return {column: [labels[r] for r in rows], "category": names, "cosine": sims.round(3)}

@@ -1,11 +1,7 @@
-"""One step in slow motion: lookup, forward and loss, backward, the optimizer's step, recomputed by hand.
-
-`replay_step` re-trains a fresh Trainer to just before a step (a Trainer is deterministic: core.replay), keeps
-what the step starts from, and lets torch take the step; `stages` then recomputes the step by hand from that start
-(the max_norm rescale, W[x], the scores, the softmax, dL/dlogits = (softmax − one_hot) / B, dL/dh, the scatter-add
-into the rows with padding_idx's parts dropped and a tied head's path as its own term), and the page compares every
-number with what the run recorded. The optimizer's part for one row is core.arithmetic.row_move.
-"""
+"""One step in slow motion: `replay_step` re-trains a fresh Trainer to just before a step (it is deterministic:
+core.replay) and lets torch take it; `stages` recomputes it by hand from that start (max_norm's rescale, W[x], the
+scores, softmax, dL/dlogits = (softmax − one_hot) / B, dL/dh, the scatter-add without padding_idx's parts, a tied
+head's path) for the page to compare with the record. The optimizer's part for one row: core.arithmetic.row_move."""
 
 from __future__ import annotations
 
@@ -23,8 +19,7 @@ from core.trainer import Trainer
 
 @dataclass(frozen=True)
 class Replayed:
-    """A step re-taken from its start: the table and head it started from, its batch, torch's record, and one
-    row's optimizer state before and after, its gradient and its weights after."""
+    """A step re-taken from its start: the table and head before it, torch's record, one row's state, grad, weights."""
 
     step: int
     weight: np.ndarray  # (V, D) the table before the step (before max_norm's rescale)
@@ -38,19 +33,13 @@ class Replayed:
     w_after: np.ndarray  # (D,)
 
 
-def replay_cost(cfg: TrainConfig, step: int) -> tuple[int, float]:
-    """(steps re-trained, about how many seconds) to slow down `step` by replay."""
-    return step, replay.expected_seconds(cfg, step)
-
-
 def replay_step(cfg: TrainConfig, step: int, row: int) -> Replayed:
     """Re-train a fresh run to step − 1, keep its start, take step `step` (ConfigError beyond a link's budget)."""
     replay.check(cfg, step)
     trainer = Trainer(cfg, history_bytes=1, snapshot_bytes=1)  # keeps one record and the first frame only
     for _ in replay.steps_to(trainer, step - 1):
         pass
-    weight_param = trainer.model.embedding.weight
-    weight = trainer.weight
+    weight_param, weight = trainer.model.embedding.weight, trainer.weight
     head = None if trainer.model.head is None else trainer.model.head.weight.detach().cpu().numpy().copy()
     before = row_state(trainer.optimizers[0], weight_param, row)
     record = trainer.step()
@@ -70,8 +59,7 @@ def _row_grad(grad: torch.Tensor | None, row: int, dim: int) -> tuple[np.ndarray
 
 @dataclass(frozen=True)
 class Stages:
-    """The step by hand. (B,) and (B, D) arrays over the batch; (V,) over the table; the chosen position's and row's
-    details separately."""
+    """The step by hand: (B,) and (B, D) arrays over the batch, (V,) over the table, the chosen position's and row's."""
 
     centres: np.ndarray  # (B,) the looked-up rows
     targets: np.ndarray  # (B,)
@@ -149,9 +137,7 @@ def optimizer_step(cfg: TrainConfig, replayed: Replayed) -> RowMove:
     return row_move(cfg, w, replayed.torch_grad, replayed.state_before, looked_up, present, replayed.parts_in_order)
 
 
-def replay_limit(cfg: TrainConfig) -> int:
-    """The latest step this page may re-take for this config (a link's replay budget)."""
-    return replay.max_steps(cfg)
+replay_limit = replay.max_steps  # the latest step this page may re-take for a config (a link's replay budget)
 
 
 def replayable_steps(kept: list[int], cfg: TrainConfig) -> list[int]:
@@ -162,8 +148,7 @@ def replayable_steps(kept: list[int], cfg: TrainConfig) -> list[int]:
 
 def lookup_caption(st_: Stages, cfg: TrainConfig) -> str:
     """Stage 1's sentence: how many rows the batch looked up, repeats, max_norm's rescale."""
-    distinct = len(np.unique(st_.centres))
-    batch = len(st_.centres)
+    distinct, batch = len(np.unique(st_.centres)), len(st_.centres)
     text = f"The batch's {batch:,} centre tokens select {distinct:,} distinct rows: W[x] is {batch:,} × {cfg.dim:,}."
     if cfg.max_norm is not None:
         text += f" max_norm = {cfg.max_norm:g} rescaled {len(st_.renormed):,} of them to that length first."

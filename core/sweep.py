@@ -1,9 +1,6 @@
-"""What a wider table buys on the user's own data: the same run trained at several widths, in chunks.
-
-`plan_sweep` fits the sweep to a memory budget (one model at a time) and to a time budget (batch x vocabulary
-logits a step), shrinking the batch where needed; `DimensionSweep` trains in chunks a page can show, stop and
-resume; `start` charges the widest model to the server before anything is built.
-"""
+"""What a wider table buys on the user's own data: the same run trained at several widths, in chunks. `plan_sweep`
+shrinks the batch to fit a memory and a time budget; `DimensionSweep` trains in chunks a page can show, stop and
+resume; `start` charges the widest model to the server before anything is built."""
 
 from __future__ import annotations
 
@@ -37,8 +34,7 @@ class DimensionResult:
 
 
 def sweep_bytes(cfg: TrainConfig) -> int:
-    """Bytes one sweep model allocates at its peak: core.budget.run_bytes without the parts a sweep keeps none of
-    (history, snapshots, page caches)."""
+    """One sweep model's peak bytes: run_bytes less history, snapshots and caches (a sweep keeps none)."""
     parts = run_bytes(cfg)
     return parts.total - parts.history - parts.snapshots - parts.caches
 
@@ -74,8 +70,7 @@ def plan_sweep(
     budget_bytes: int = SWEEP_BUDGET_BYTES,
     max_logits: int = SWEEP_MAX_LOGITS,
 ) -> SweepPlan:
-    """The sweep of `cfg` at `dims`, its batch halved until the widest model fits in `budget_bytes` and a step
-    scores at most `max_logits` (batch x vocabulary) values."""
+    """The sweep of `cfg` at `dims`, its batch halved until the widest model fits `budget_bytes` and `max_logits`."""
     widest = max(dims)
     asked = sweep_bytes(cfg.replace(dim=widest))
     batch, peak = cfg.batch_size, asked
@@ -96,8 +91,7 @@ def plan_sweep(
 
 
 class DimensionSweep:
-    """A dimension sweep that trains in chunks: `advance(seconds)` trains for about that long and returns, so a
-    page can show progress, stop it, and let other work run between chunks. One model is held at a time."""
+    """A sweep trained in chunks of `advance(seconds)`, so a page can show progress and stop; one model at a time."""
 
     def __init__(self, plan: SweepPlan):
         self.plan = plan
@@ -168,8 +162,7 @@ def held_for(sweep: DimensionSweep | None, plan: SweepPlan) -> DimensionSweep | 
 
 
 def start(plan: SweepPlan, admit: Callable[[int], None]) -> DimensionSweep:
-    """A new sweep of `plan`, once `admit(bytes)` has charged its widest model to the server's memory budget, as
-    Compare's runs are charged (`admit` raises to refuse, and then no sweep starts)."""
+    """A new sweep of `plan`, once `admit(bytes)` charged its widest model to the server (it raises to refuse)."""
     admit(plan.peak_bytes)
     return DimensionSweep(plan)
 

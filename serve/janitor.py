@@ -35,9 +35,7 @@ def run_forever() -> None:
 
 
 def janitor_pass(rt=None, grace: float = DISCONNECT_GRACE_SECONDS) -> list[str]:
-    """Free the runs of sessions gone for `grace` seconds (their charge, heavy state and session; the settings stay
-    in their URL), collect and hand the memory back to the OS; the session ids freed. Streamlit drops a disconnected
-    session only when another touches its storage: a class that closed its laptops kept its memory till someone came."""
+    """Free runs of sessions gone `grace` s, collect, trim; the ids freed (Streamlit alone waits for a next visitor)."""
     global _collect_next
     if rt is None and runtime.exists():
         rt = runtime.get_instance()
@@ -60,8 +58,7 @@ def janitor_pass(rt=None, grace: float = DISCONNECT_GRACE_SECONDS) -> list[str]:
 
 
 def drop_heavy(state) -> None:
-    """Empty a gone session's state (its Trainer, projectors, caches, compared runs): freed even if the session
-    object lingers. Its settings are in its URL, which a returning browser brings back."""
+    """Empty a gone session's state (freed even if the session lingers); its settings are in its URL."""
     if state is None:
         return
     with contextlib.suppress(Exception):

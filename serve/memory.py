@@ -1,9 +1,5 @@
-"""The server-wide memory budget: the process's memory limit (cgroup v2/v1 or the machine), the budget for all
-runs together, and the registry that charges each session's run against it.
-
-`admit(session_id, nbytes)` / `release(session_id)`: a run that does not fit is refused with `ServerBusy`, never an
-out-of-memory kill that takes every student's run with it. The registry holds sizes and a handle on each state.
-"""
+"""The server-wide memory budget (from the cgroup v2/v1 or machine limit) and the registry that charges each run:
+`admit` refuses a run that does not fit with `ServerBusy`, never an out-of-memory kill of every student's run."""
 
 from __future__ import annotations
 
@@ -80,8 +76,7 @@ def memory_limit(
     proc_cgroup: Path = Path("/proc/self/cgroup"),
     meminfo: Path = Path("/proc/meminfo"),
 ) -> int:
-    """The memory this process may use: the tightest cgroup limit (v2 memory.max, v1 memory.limit_in_bytes, at the
-    cgroup root a container sees and at this process's own cgroup path), else the machine's MemTotal."""
+    """The tightest cgroup v2/v1 limit (at the root and this process's own path), else the machine's MemTotal."""
     v2, v1 = _cgroup_paths(proc_cgroup)
     candidates = [cgroup_root / "memory.max", cgroup_root / "memory" / "memory.limit_in_bytes"]
     if v2 and v2 != "/":
@@ -122,8 +117,7 @@ def budget_from_environment(footprint: int | None = None) -> int:
 
 
 def rss_bytes() -> int:
-    """This process's anonymous resident memory now (RssAnon: what a container's memory limit cannot reclaim; the
-    libraries' file-backed pages in VmRSS are shared and dropped under pressure)."""
+    """RssAnon now: what a memory limit cannot reclaim (VmRSS's library pages are shared, dropped under pressure)."""
     return _proc_kib(Path("/proc/self/status"), "RssAnon:", 0)
 
 
@@ -140,9 +134,7 @@ class _Run:
 
 
 class RunToken:
-    """Kept in a session's state (TOKEN_KEY) and weakly by the registry: it dies with the session's state, which
-    releases the session's charge, and it holds the state so the janitor can empty a gone session's.
-    (Streamlit's SessionState itself cannot be weakly referenced.)"""
+    """In a session's state, weakly in the registry: its death frees the charge (SessionState has no weakref)."""
 
     __slots__ = ("state", "__weakref__")
 
@@ -161,9 +153,7 @@ class Registry:
         self._runs: dict[str, _Run] = {}
 
     def admit(self, session_id: str, nbytes: int, state: object = None, rss: int | None = None) -> None:
-        """Charge a session's new run (replacing its previous one), or raise ServerBusy; the charge goes when `state`
-        (its RunToken) is collected. With the limit and the process's `rss` known, a run that would take the process
-        past HARD_FRACTION of its limit is refused too: a safety net for what no count foresaw (pages, plotly)."""
+        """Charge a session's run (replacing its last) till `state` dies, or ServerBusy (also past HARD_FRACTION)."""
         with self._lock:
             others = {sid: run.nbytes for sid, run in self._runs.items() if sid != session_id}
             held = sum(others.values())
@@ -277,19 +267,16 @@ def admit(session_id: str, nbytes: int) -> None:
 
 
 def release(session_id: str) -> None:
-    """Drop `session_id`'s charge."""
     registry().release(session_id)
 
 
 def admit_extra(name: str, nbytes: int) -> None:
-    """Charge a second holding of this session (e.g. the optimizer comparison's runs) under its own key, or raise
-    ServerBusy; it is freed with the session, like the session's run."""
+    """Charge a further holding of this session (Compare's runs) under its own key, freed with it; or ServerBusy."""
     registry().admit(f"{current_session_id()}{EXTRA}{name}", int(nbytes), _current_token(), rss=rss_bytes())
 
 
 def admit_shared(name: str, nbytes: int) -> None:
-    """Charge work the server shares between sessions (a link's replay, serve.shared) under its own key, or raise
-    ServerBusy; no session owns it: `release_shared(name)` frees it."""
+    """Charge work no session owns (a link's replay, serve.shared), or ServerBusy; `release_shared(name)` frees it."""
     registry().admit(SHARED + name, int(nbytes), None, rss=rss_bytes())
 
 

@@ -26,15 +26,8 @@ _setup_done = False
 
 
 def setup_process(warm_up: Callable[[], object] | None = None) -> None:
-    """Once per server process (every later call returns at once).
-
-    - torch, one thread per op: on a shared 2-core server a 60 x 16 step took 34-100 ms with 2 threads, ~1 ms with 1.
-    - gc.freeze(): the millions of objects made at import are never garbage, yet every full collection walked them
-      (~70% of a Step click's server CPU). .streamlit/config.toml turns the post-run collection off; the collector's
-      own generations still free each rerun's cyclic garbage.
-    - the janitor thread (janitor.janitor_pass); `warm_up` (UMAP's numba compile) in the background, after numba's
-      cache folder is set, so no user waits for the JIT.
-    """
+    """Once per process: torch on one thread (a 60 x 16 step on a shared 2-core server: 34-100 ms with 2, ~1 ms
+    with 1); gc.freeze() (full collections walked import-time objects: ~70% of a Step's CPU); janitor; `warm_up`."""
     global _setup_done
     with _setup_lock:
         if _setup_done:
@@ -53,8 +46,7 @@ def setup_process(warm_up: Callable[[], object] | None = None) -> None:
 
 
 def _numba_cache_dir() -> None:
-    """UMAP's numba caches compiled code beside its sources, or fails to import where site-packages is read-only
-    (containers): point the cache at a writable temporary folder before umap is first imported."""
+    """Point numba's cache at a writable folder before umap's import (it fails where site-packages is read-only)."""
     if "NUMBA_CACHE_DIR" in os.environ or "numba" in sys.modules:
         return
     folder = Path(tempfile.gettempdir()) / "embedding-explorer-numba"
@@ -64,7 +56,6 @@ def _numba_cache_dir() -> None:
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """glibc gives threads their own malloc arenas (up to 8 per core), and Streamlit runs every rerun in a new
-    thread: memory freed in one arena is not reused by the next run's. Two arenas keep RSS near what is live."""
+    """Two glibc malloc arenas, not 8 per core: each rerun's new thread would not reuse what another's freed."""
     with contextlib.suppress(OSError, AttributeError):
         janitor.libc().mallopt(M_ARENA_MAX, arenas)

@@ -1,15 +1,8 @@
-"""Work the whole server shares: one computation per key, however many sessions ask for it at once.
-
-A class opening one teacher's link asks the server for the same deterministic replay 30 times. `SharedWork.join`
-hands every session the same `Job`: the first call starts it in a thread of its own, later calls wait for it (an
-Event), and a finished job is kept a while (`keep_seconds` since its last use, at most `keep_bytes` of finished
-jobs together, least recently used dropped first) for the sessions that come a little later. A job nobody waits
-for any more is abandoned by its own work (`Job.abandoned`). Each job's bytes are charged with `charge(name,
-nbytes)` before it starts and released with `discharge(name)` when dropped (the memory budget, serve.memory).
-
-This module never looks inside what a job computes (a value of any type, and how it is copied, is the caller's).
-`RateMeter` keeps what recent work cost per unit on this server, for honest estimates of the next.
-"""
+"""Work the whole server shares: one computation per key (a class opening one link asks for one replay 30 times).
+`SharedWork.join` hands every session the same `Job`: the first call starts it in a thread, later ones wait, and a
+finished job is kept (`keep_seconds`, `keep_bytes`, LRU first) for late comers; nobody waiting: `Job.abandoned`. Jobs
+are charged (`charge`) before they start and discharged when dropped. What a job computes is the caller's.
+`RateMeter` keeps what recent work cost per unit on this server, for honest estimates of the next."""
 
 from __future__ import annotations
 
@@ -27,9 +20,7 @@ NEW, RUNNING, DONE = "new", "running", "done"  # what join found: it started the
 
 
 class Job:
-    """One shared computation: `value` (what the work builds, readable once `finished` is set, or while it runs
-    between its steps for a caller that holds the work's own lock), `done` of `total` units, the `error` it ended
-    with, and who waits for it."""
+    """One shared computation: `value` (once `finished`, or under the work's lock), `done` of `total`, `error`."""
 
     def __init__(self, key: Hashable, total: int, nbytes: int, name: str, clock: Callable[[], float]):
         self.key, self.total, self.nbytes, self.name = key, total, nbytes, name
@@ -58,8 +49,7 @@ class Job:
         return self.finished.wait(timeout)
 
     def seconds_per_unit(self, least: int = 5) -> float | None:
-        """What a unit of this job has taken lately (wall clock, so with the server's load in it); None before
-        `least` units were timed (a first unit pays for warming up)."""
+        """A unit's recent wall time (the load in it); None before `least` units were timed (the first warms up)."""
         if len(self._progress) <= least:
             return None
         (t0, d0), (t1, d1) = self._progress[0], self._progress[-1]
@@ -80,18 +70,14 @@ class SharedWork:
     ):
         self.keep_bytes, self.keep_seconds = keep_bytes, keep_seconds
         self._charge, self._discharge = charge, discharge
-        self._clock = clock
-        self._prefix = prefix
+        self._clock, self._prefix = clock, prefix
         self._lock = threading.Lock()
         self._jobs: OrderedDict[Hashable, Job] = OrderedDict()  # least recently used first
         self._names = itertools.count(1)
         self.started = 0  # how many jobs this registry has started (a test, a bench can count computations)
 
     def join(self, key: Hashable, total: int, nbytes: int, work: Callable[[Job], None]) -> tuple[Job, str]:
-        """The job for `key`, counted as one more waiter (call `leave` when done with it), and NEW, RUNNING or DONE.
-        A NEW job is charged `nbytes` first (`charge` may refuse: its exception propagates and nothing starts), then
-        `work(job)` runs in a thread: it sets `job.value`, reports `job.progress(done)`, and returns; an exception
-        it raises is kept as `job.error` (with whatever `job.value` it had reached)."""
+        """The job for `key`, one more waiter (`leave` it), NEW/RUNNING/DONE; NEW: charged, `work(job)` in a thread."""
         with self._lock:
             self._expire()
             job = self._jobs.get(key)
@@ -189,9 +175,7 @@ class SharedWork:
 
 
 class RateMeter:
-    """Seconds per unit of cost of the last `size` pieces of work on this server (wall clock: the load is in it),
-    each under a `kind` (e.g. a table's size): an estimate uses the pieces of its own kind when there are any (a
-    count of cost fits one kind better than all), else all of them, or none (`any_kind=False`)."""
+    """Seconds per unit of cost of the last `size` pieces of work, by `kind`: an estimate prefers its kind's pieces."""
 
     def __init__(self, size: int = 200):
         self._samples: deque[tuple[Hashable, float, float]] = deque(maxlen=size)  # (kind, cost, seconds)
@@ -203,8 +187,7 @@ class RateMeter:
                 self._samples.append((kind, cost, seconds))
 
     def seconds_for(self, cost: float, kind: Hashable = None, any_kind: bool = True) -> float | None:
-        """What `cost` units take here, by the recent pieces (of `kind` if any, else of every kind unless not
-        `any_kind`); None when nothing was measured."""
+        """What `cost` units take here by the recent pieces (see the class); None when nothing was measured."""
         with self._lock:
             samples = [(c, s) for k, c, s in self._samples if k == kind]
             if not samples and any_kind:

@@ -27,6 +27,13 @@ def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
 
+def page(script: str, query: dict[str, str] | None = None, timeout: float = TIMEOUT) -> AppTest:
+    """`script` run once with `query`, checked to show no exception."""
+    at = app(query, script, timeout)
+    no_exception(at)
+    return at
+
+
 def diverged(at: AppTest) -> str | None:
     """Why the run stopped training (ui.session.diverged, read from the AppTest's session state)."""
     frozen = at.session_state.trainer.diverged

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import os
 import sys
 from pathlib import Path
 
+import apptest_support
 import numpy as np
 import pytest
+from apptest_support import charts, no_exception
 from streamlit.testing.v1 import AppTest
 
 from core import OPTIMIZERS, Trainer
@@ -32,19 +33,7 @@ NEW_PAGES = ["pages/07_lessons.py", "pages/08_compare.py", "pages/09_predict.py"
 
 
 def page(script: str, query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / script), default_timeout=90)
-    at.query_params.update(query or {})
-    at.run()
-    no_exception(at)
-    return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return apptest_support.page(script, query, timeout=90)
 
 
 def decode(value) -> np.ndarray:

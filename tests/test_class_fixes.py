@@ -18,21 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["EMBEDDING_EXPLORER_NO_UMAP_WARMUP"] = "1"
 
+import apptest_support  # noqa: E402
+from apptest_support import charts, no_exception  # noqa: E402
+
 from core import TrainConfig, Trainer  # noqa: E402
 from core.compare import member_config  # noqa: E402
 from core.predict import NOT_LOOKED_UP, PADDING, STATE, next_batch, pick_options, score_picks  # noqa: E402
 
 
 def page(script: str, query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / script), default_timeout=120)
-    at.query_params.update(query or {})
-    at.run()
-    no_exception(at)
-    return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.message for e in at.exception]
+    return apptest_support.page(script, query, timeout=120)
 
 
 def sidebar_captions(at: AppTest) -> str:
@@ -85,12 +80,6 @@ def test_compare_takes_sgd_beside_sgd_with_momentum_each_labelled_by_what_differ
     moved_plain = sum(int(((r.update_norm > 0) & (r.grad_norm == 0)).sum()) for r in plain.history)
     moved_momentum = sum(int(((r.update_norm > 0) & (r.grad_norm == 0)).sum()) for r in momentum.history)
     assert moved_plain == 0 < moved_momentum  # the momentum lesson's point, now on one page
-
-
-def charts(at: AppTest) -> list[dict]:
-    import json
-
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
 # ---------------------------------------------------------------- the sidebar names the step on screen

@@ -1,15 +1,7 @@
-"""A link's replay, computed once for the whole server and handed to every session that opens it as its own copy.
-
-A link's run is deterministic (core.replay): the same settings and step give the same run to the bit, so when a
-class opens a teacher's link at once the server trains it once (serve.shared: one job per (config, step), the
-others wait for it) and each session gets `Trainer.clone()` of the result, which it then trains on alone. The job
-is charged to the server's memory budget while it runs and while it is kept (serve.memory.admit_shared); each
-session's copy takes the place of the fresh run its session was already charged for (the same config, the same
-bytes). A pasted text's run is its author's alone: it is replayed in its own session, as before.
-
-RATE keeps what recent replay steps took on this server (wall clock, the load of the other sessions in it), so
-the page's estimate is this server's, not a constant's.
-"""
+"""A link's replay, computed once for the whole server and handed to every session that opens it as its own copy. A
+link's run is deterministic (core.replay), so a class opening it gets one shared job (serve.shared, charged with
+admit_shared) and each session a `Trainer.clone()` of it, in place of the fresh run it was already charged for; a
+pasted text's run is replayed in its author's session. RATE: recent replay steps' time here, for the estimates."""
 
 from __future__ import annotations
 
@@ -59,9 +51,7 @@ def _work(cfg: TrainConfig, target: int):
 
 
 def join(cfg: TrainConfig, target: int) -> tuple[shared.Job, str] | None:
-    """The shared replay of (cfg, target), started if nobody runs or keeps one, and what was found (shared.NEW,
-    RUNNING, DONE); the caller waits on it and must `leave` it. None when it cannot be shared: a pasted text's run,
-    or the server's memory budget cannot hold one more run (the session then replays its own)."""
+    """The shared replay of (cfg, target), NEW/RUNNING/DONE (the caller `leave`s it); None: replay your own."""
     if cfg.corpus_text is not None:  # a pasted text's run: its author's alone
         return None
     try:
@@ -79,9 +69,7 @@ def find(cfg: TrainConfig, target: int) -> shared.Job | None:
 
 
 def copy_of(job: shared.Job) -> Trainer | None:
-    """This session's own copy of the job's run: its end once finished (nothing changes it then: copies are made
-    side by side, not queued in the work slot before a bystander's Step), else the step it has reached (taken in
-    the work slot, between two of its steps). None when the job has no run (it failed to start)."""
+    """This session's copy of the job's run or None: a running job's is taken in the work slot, between its steps."""
     with contextlib.nullcontext() if job.finished.is_set() else slot.work_slot():
         return job.value.clone() if isinstance(job.value, Trainer) else None
 
@@ -92,8 +80,7 @@ def kind(cfg: TrainConfig) -> tuple:
 
 
 def estimate(cfg: TrainConfig, n_steps: int) -> tuple[float, bool]:
-    """(seconds `n_steps` steps of this config should take here, whether that was measured on this server): by
-    the pace of recent replays of this size when there were any, else core's count of cells at a nominal speed."""
+    """(seconds `n_steps` should take here, measured?): recent replays of this size, else core's nominal count."""
     # only this size's own steps: core's count of cells misjudges a small table's fixed cost per step 5-10x here
     measured = RATE.seconds_for(n_steps * replay.step_cost(cfg), kind(cfg), any_kind=False)
     if measured is not None:

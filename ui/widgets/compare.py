@@ -1,5 +1,4 @@
-"""The controls of Optimizers side by side: which optimizers and their settings, the comparison they make
-(charged to the server's memory budget), and its Step, Step ×10 and Reset buttons. Keys compare_*."""
+"""Optimizers side by side's controls: the optimizers, their settings, the (charged) comparison, its buttons."""
 
 from __future__ import annotations
 
@@ -40,9 +39,7 @@ def _options(member: str, dim: int) -> dict:
 
 
 def members(base: TrainConfig) -> list[TrainConfig]:
-    """The chosen members' configs on `base`'s table and batches (stops the page until they are valid). A member is
-    an optimizer with its own settings; "…, other settings" adds the same optimizer again (SGD beside SGD with
-    momentum), each then labelled by what sets it apart."""
+    """The chosen members' configs on `base` (the page stops until valid); "…, other settings": an optimizer again."""
     names = st.multiselect(
         f"Optimizers (2 to {MAX_MEMBERS})", list(LABELS), default=["sgd", "adam", "adamw"],
         format_func=LABELS.get, max_selections=MAX_MEMBERS, key="compare_optimizers",

@@ -1,5 +1,4 @@
-"""The Export page's download buttons: the table at a kept step in every format, and the kept history. Each
-file is made only when its button is clicked (a big table's text takes seconds)."""
+"""The Export page's download buttons, each file made only when clicked (a big table's text takes seconds)."""
 
 from __future__ import annotations
 
@@ -23,8 +22,7 @@ def export_buttons(
     history: Callable[[], list] | None,
     n_values: int,
 ) -> None:
-    """Download buttons for the table at `step` (every format) and the kept history (None: nothing kept yet). Text
-    formats stop at TEXT_EXPORT_MAX_VALUES values: a GPT-2-sized table as text is half a gigabyte (.npy: a third)."""
+    """The table at `step` in every format, and the history; text stops at TEXT_EXPORT_MAX_VALUES (GPT-2's: 0.5 GB)."""
     stem = f"embedding_step{step}"
     too_big = n_values > TEXT_EXPORT_MAX_VALUES
     columns = (  # per column: (label, the file's maker, file name, MIME type, key suffix, disabled)

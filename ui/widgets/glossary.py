@@ -15,6 +15,5 @@ def glossary() -> None:
 
 
 def look_for(page: str) -> None:
-    """The page's one line of what to look for."""
     if page in LOOK_FOR:
         st.caption(f"**What to look for:** {LOOK_FOR[page]}")

@@ -17,8 +17,7 @@ def load_lesson(key: str) -> None:
 
 
 def open_linked_lesson(linked: str | None) -> None:
-    """Start the lesson a link names (?lesson=<key>), once per session and link; reruns so the sidebar shows it.
-    `linked` must be read from st.query_params before ui.page.setup, whose settings sync rewrites the query."""
+    """Start a link's ?lesson=<key> once; `linked` is read before ui.page.setup, whose settings sync rewrites it."""
     if linked in LESSONS and session.get("lesson_linked") != linked:
         session.put("lesson_linked", linked)
         session.put("lesson_pick", linked)

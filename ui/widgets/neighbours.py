@@ -19,9 +19,8 @@ def _k(prefix: str) -> int:
 
 def _table(ch: nb.Changes, vocab, old: str, new: str) -> dict:
     shown = ch.most_changed()
-    rows = ch.pool[shown]
     return {
-        "word": [vocab[r] for r in rows],
+        "word": [vocab[r] for r in ch.pool[shown]],
         "overlap": [f"{ch.overlap[i]:.2f}" for i in shown],
         old: [", ".join(vocab[n] for n in ch.old[i]) for i in shown],
         new: [", ".join(vocab[n] for n in ch.new[i]) for i in shown],
@@ -67,8 +66,7 @@ def for_members(run: Comparison, labels: list[str], prefix: str) -> None:
     j = c2.selectbox("and", range(len(labels)), 1, format_func=labels.__getitem__, key=f"{prefix}_nb_b")
     with c3:
         step = st.select_slider("At step", steps, value=steps[-1], key=f"{prefix}_nb_step") if len(steps) > 1 else 0
-    k, first = _k(prefix), run.members[0]
-    pool = _pool(first)
+    k, first, pool = _k(prefix), run.members[0], _pool(run.members[0])
     a, b = dict(run.members[i].frames())[step], dict(run.members[j].frames())[step]
     ch = session.memo(f"{prefix}_nb", (i, j, step, k, tuple(run.configs)), lambda: nb.changes(a, b, k, pool), keep=2)
     st.dataframe(_table(ch, first.vocab, labels[i], labels[j]), hide_index=True)

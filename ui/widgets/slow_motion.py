@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import replay
 from core import slow_motion as sm
 from core.config import TrainConfig
 from serve import memory
@@ -13,7 +14,7 @@ from ui import display, session
 
 def replayed(cfg: TrainConfig, step: int, row: int) -> sm.Replayed:
     """Step `step` re-taken from step 0 for `row`; a second run's memory is charged first (a full server: why)."""
-    n, seconds = sm.replay_cost(cfg, step - 1)
+    n, seconds = step - 1, replay.expected_seconds(cfg, step - 1)
 
     def compute() -> sm.Replayed:
         try:

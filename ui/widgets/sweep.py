@@ -1,6 +1,5 @@
-"""The Scale page's dimension sweep panel: Measure, Stop and Continue, its progress, and its results. The sweep
-trains one chunk per tick of this panel's fragment, in the session's turn of the fair slot; Measure charges its
-widest model to the server's memory budget, as Compare charges its runs."""
+"""The Scale page's dimension sweep panel: Measure (charged to the server), Stop, Continue, progress and results;
+it trains a chunk per tick of the panel's fragment, in the session's turn of the fair slot."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""An imported matrix: uploaded and read once per pair of files on the Export page (its parse charged to the
-server's memory budget, like a run), and explored there and on Embedding space (neighbours, PCA or UMAP). Keys
-import_* (the upload and the table) and <prefix>_row / <prefix>_method of each page's explorer."""
+"""An imported matrix: read once per pair of files on Export (its parse charged like a run), explored there and on
+Embedding space. Keys import_* and each explorer's <prefix>_row / <prefix>_method."""
 
 from __future__ import annotations
 
@@ -28,8 +27,7 @@ def _forget() -> None:
 
 
 def imported_table() -> tuple[export.Imported, dict]:
-    """The uploaded table and its layouts by method (kept until other files are chosen); stops the page until a
-    matrix is chosen, or when it cannot be read or the server cannot hold it (saying why)."""
+    """The uploaded table and its layouts by method; stops the page until one is chosen, or saying why it is not."""
     matrix = st.file_uploader(
         "Embedding matrix: .npy, Projector vectors .tsv, .csv (ours), word2vec/GloVe .txt or .vec",
         type=["npy", "tsv", "csv", "txt", "vec"], key="import_matrix", max_upload_size=LIMIT_MB,
@@ -96,8 +94,7 @@ def explore(table: export.Imported, layouts: dict, prefix: str) -> None:
 
 
 def on_embedding_space() -> None:
-    """Embedding space with an imported table: a choice of this run's table or the imported one; the imported one
-    is explored here and the page stops. Without one, a line says where to import one."""
+    """Embedding space's choice of this run's or the imported table (explored here, then the page stops)."""
     table = session.get("import_table")
     if table is None:
         st.caption("Import a matrix on the Export page (word2vec, GloVe, .npy...) to explore it here too.")
