@@ -6,8 +6,10 @@
 - `optimizer_temps`: what torch's optimizer step allocates while it runs (e.g. Adam's denominator);
 - `step_buffers`: the trainer's kept (V, D) buffers (the table before the step, its change) and (V,) records;
 - `shadows`: the zero-gradient copies that measure what optimizer state and weight decay did (core.move_split);
-- `batch_by_vocab`: the (B, V) logits, their log-softmax and their gradients: the part that grows with B x V;
-- `activations`: (B, D) looked-up rows, their gradients, the batch's ids;
+- `batch_by_vocab`: the (B, V) logits, their log-softmax and their gradients: the part that grows with B x V (SGNS
+  scores only k+1 rows per pair: its (B, k+1) scores, sigmoids and gradients, and the (V,) sampling table);
+- `activations`: (B, D) looked-up rows, their gradients, the batch's ids; SGNS's (B, k) negatives and the
+  (B, k+1, D) context rows it gathers, their gradient (kept to measure the head's mask) and its sum per row;
 - `history`, `snapshots`: the budgets of the kept StepRecords and weight frames (they scale with the table);
 - `corpus`: the (centre, context) pair arrays and the tokens they come from;
 - `caches`: what the pages derive from a run (projection layouts, the Lookup page's copies of W, one-hot rows).
@@ -57,6 +59,8 @@ class RunSettings(Protocol):
     tie_weights: bool
     window: int
     corpus_text: str | None
+    model: str
+    negatives: int
 
     @property
     def sparse_grad(self) -> bool: ...
@@ -93,7 +97,10 @@ class RunBytes:
 def record_bytes(cfg: RunSettings) -> int:
     """Bytes of one StepRecord: (V,) arrays, (B,) ids and the (B, D) contributions, plus its objects."""
     per_row = FLOAT * 11 + 1 * 2 + 4  # 11 float32 arrays (4 of them the move's split), 2 masks, int32 counts
+    per_row += 1  # head_grad_mask
     per_position = INDEX * 2 + FLOAT * cfg.dim  # input and target ids, output_grad
+    if cfg.model == "sgns":
+        per_position += INDEX * cfg.negatives  # negative_ids
     return cfg.vocab_size * per_row + cfg.batch_size * per_position + RECORD_OVERHEAD
 
 
@@ -141,7 +148,11 @@ def run_bytes(cfg: RunSettings) -> RunBytes:
     decoupled = cfg.optimizer == "adamw"
     temps = frame * (1 + (1 if cfg.weight_decay and not decoupled else 0))  # sqrt(v), grad + wd * w
     step_buffers = 2 * frame + 40 * v * FLOAT  # before, delta, and the step's (V,) norms and parts
-    shadow_rows = v if cfg.tie_weights else min(v, 2 * b)  # rows with a gradient, and rows max_norm rescaled
+    sgns = cfg.model == "sgns"
+    ctx = b * (cfg.negatives + 1)  # SGNS: the (centre, context) pair's true context and its k negatives
+    # rows with a gradient, and rows max_norm rescaled: a tied full softmax reaches every row, a tied SGNS its
+    # centres and the context rows it sampled
+    shadow_rows = (min(v, b + ctx) if sgns else v) if cfg.tie_weights else min(v, 2 * b)
     # (n, D) each: the shadow, the rows before and after (no copies when n = V), mid (max_norm), s00 (weight decay)
     copies = 1 + (0 if cfg.tie_weights else 2) + (cfg.max_norm is not None) + bool(cfg.weight_decay)
     shadows = shadow_rows * d * FLOAT * (copies + slots)  # and the shadow's copy of the rows' optimizer state
@@ -150,6 +161,10 @@ def run_bytes(cfg: RunSettings) -> RunBytes:
         shadows += frame * (1 + slots)  # its zero gradient is one value, expanded
     batch_by_vocab = 3 * b * v * FLOAT  # log-softmax (kept for backward) and the gradients of it and the logits
     activations = 4 * b * d * FLOAT + 4 * b * INDEX
+    if sgns:
+        batch_by_vocab = 6 * ctx * FLOAT + 3 * v * 8  # scores, log-sigmoids, their gradients; the float64 cdf
+        # the gathered (B, k+1, D) rows, their retained gradient, the gradient's sum per row; the ids and negatives
+        activations += 3 * ctx * d * FLOAT + 3 * ctx * INDEX  # (an untied head is the context table: in `tables`)
     snapshots = snapshot_bytes(cfg) + frame + (MAX_FRAMES + 1) * FRAME_OVERHEAD  # + the copy being added
     layout_rows = min(v, UMAP_MAX_ROWS)
     caches = (

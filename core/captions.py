@@ -16,7 +16,16 @@ from core.config import TrainConfig
 from core.limits import TEXT_EXPORT_MAX_VALUES
 from core.optimizers import OPTIMIZERS, optimizer_defaults
 from core.reference import MODELS, ModelTable, RunTable, table_bytes, training_bytes
-from core.rows import STATE_NAMES, GradientGroups, is_tied, move_counts
+from core.rows import (
+    MAX_ROWS,
+    STATE_NAMES,
+    GradientGroups,
+    is_tied,
+    move_counts,
+    row_gradients,
+    sample_among,
+    sample_rows,
+)
 
 if TYPE_CHECKING:  # types only: core.lookup and core.sweep load torch, and no sentence needs it
     from core.lookup import InitView, LookupComparison, LookupRun, LookupTiming, OneHotRows
@@ -219,6 +228,13 @@ def contribution_story(rec, row: int, contribs: np.ndarray, padding_idx: int | N
             caption += f"The trainer's gradient norm for this row: {total:.3g}."
         return ContributionStory(np.zeros_like(lookup_sum), "0: padding_idx drops them", caption)
     s = float(np.linalg.norm(lookup_sum))
+    head_mask = getattr(rec, "head_grad_mask", None) if getattr(rec, "negative_ids", None) is not None else None
+    if is_tied(rec) and head_mask is not None and not head_mask[row]:  # negative sampling did not score the row
+        caption = (
+            f"The {k} contributions add up to this row's whole gradient (norm of the sum: {s:.3g}; the trainer's: "
+            f"{total:.3g}): the tied head's path gave it none this step."
+        )
+        return ContributionStory(lookup_sum, "sum = row gradient", caption)
     if is_tied(rec):
         caption = (
             f"The {k} contributions add up to the lookup's part of this row's gradient (norm {s:.3g}). The tied head "
@@ -229,22 +245,34 @@ def contribution_story(rec, row: int, contribs: np.ndarray, padding_idx: int | N
     return ContributionStory(lookup_sum, "sum = row gradient", caption)
 
 
-def loss_warning(losses: Sequence[float], vocab_size: int, lr: float, init: str) -> str | None:
-    """A warning when the loss is above the blind guess ln V and rising (3 steps or more), or has stayed above
-    it for the last 10 of 20 steps or more; with a concrete hint. None when the records show neither."""
+def blind_guess(vocab_size: int, cfg: TrainConfig | None = None) -> tuple[float, str]:
+    """(the loss of a model that knows nothing, its name as a sentence writes it): 'ln V = 4.09' for the full
+    softmax, '6 ln 2 = 4.16' for negative sampling with k = 5 (cfg.blind_loss: every score 0)."""
+    if cfg is not None and cfg.model == "sgns":
+        return cfg.blind_loss, f"{cfg.negatives + 1} ln 2 = {cfg.blind_loss:.2f}"
+    return math.log(vocab_size), f"ln V = {math.log(vocab_size):.2f}"
+
+
+def loss_warning(
+    losses: Sequence[float], vocab_size: int, lr: float, init: str, cfg: TrainConfig | None = None
+) -> str | None:
+    """A warning when the loss is above the blind guess (ln V; negative sampling's (k+1) ln 2, given `cfg`) and
+    rising (3 steps or more), or has stayed above it for the last 10 of 20 steps or more; with a concrete hint.
+    None when the records show neither."""
     losses = np.asarray(losses, dtype=float)
-    blind = math.log(vocab_size)
+    blind, named = blind_guess(vocab_size, cfg)
+    guess = "a uniform guess" if cfg is None or cfg.model != "sgns" else "scores of 0 (a model that knows nothing)"
     first, last = (float(losses[0]), float(losses[-1])) if len(losses) else (0.0, 0.0)
     big_init = init in ("normal", "uniform")
     smaller_lr = f"a smaller learning rate (now {lr:g}; e.g. {lr / 10:g})"
     small_init = "the small_normal init (N(0, 0.02), as GPT-2), which starts at the blind guess"
     if len(losses) >= 3 and np.all(losses[-3:] > blind) and last > first:
-        what = (f"The loss rose from {first:.3g} to {last:.3g}, above the blind guess ln V = {blind:.2f}: "
+        what = (f"The loss rose from {first:.3g} to {last:.3g}, above the blind guess {named}: "
                 "this run is training backwards.")  # fmt: skip
         hint = f" Try {smaller_lr}" + (f" or {small_init}" if big_init else "")
     elif len(losses) >= 20 and np.all(losses[-10:] > blind):
-        what = (f"The loss ({last:.3g}, from {first:.3g}) is still above the blind guess ln V = {blind:.2f} after "
-                f"{len(losses)} steps: the model predicts worse than a uniform guess.")  # fmt: skip
+        what = (f"The loss ({last:.3g}, from {first:.3g}) is still above the blind guess {named} after "
+                f"{len(losses)} steps: the model predicts worse than {guess}.")  # fmt: skip
         hint = f" Try {small_init}" if big_init else f" Try {smaller_lr}"
     else:
         return None
@@ -549,9 +577,9 @@ def compare_intro(base: TrainConfig) -> str:
     )
 
 
-def compare_loss_caption(labels: Sequence[str], series: Sequence, blind: float) -> str:
-    """Each member's loss at its last step, against ln V."""
-    return f"Loss at its last step: {_each(labels, [s.loss[-1] for s in series], '.3f')} (ln V = {blind:.3f})."
+def compare_loss_caption(labels: Sequence[str], series: Sequence, blind: float, name: str = "ln V") -> str:
+    """Each member's loss at its last step, against the blind guess `name` (ln V; negative sampling's (k+1) ln 2)."""
+    return f"Loss at its last step: {_each(labels, [s.loss[-1] for s in series], '.3f')} ({name} = {blind:.3f})."
 
 
 def compare_counts_caption(labels: Sequence[str], series: Sequence, agree: int, kept: int) -> str:
@@ -643,13 +671,22 @@ def layout_caption(method: str, n_shown: int, n_rows: int) -> str:
     return LAYOUT_EXPLAINED[method] + ("" if n_shown == n_rows else f" Showing {n_shown:,} of {n_rows:,} rows.")
 
 
-def loss_caption(step: int, loss: float, vocab_size: int) -> str:
-    """Under the Train page's loss curve."""
+def loss_caption(step: int, loss: float, vocab_size: int, cfg: TrainConfig | None = None) -> str:
+    """Under the Train page's loss curve (negative sampling's blind guess, given `cfg`: its loss is a sigmoid's)."""
+    if cfg is not None and cfg.model == "sgns":
+        return (
+            f"Step {step}: loss {loss:.3f}, negative sampling's: -log σ(true context) - Σ log σ(-negative) per pair "
+            f"({blind_guess(vocab_size, cfg)[1]} is a blind guess: every score 0; ln V = {np.log(vocab_size):.2f} "
+            "is the full softmax's)."
+        )
     return f"Step {step}: loss {loss:.3f} (ln V = {np.log(vocab_size):.2f} is a blind guess)."
 
 
-def batch_title(step: int, n_lookups: int, n_shown: int) -> str:
-    return f"Step {step}'s batch: {count(n_lookups, 'lookup')} of {count(n_shown, 'token')} shown"
+def batch_title(step: int, n_lookups: int, n_shown: int, n_tokens: int | None = None) -> str:
+    """The Train page's batch chart title; `n_tokens`, the batch's distinct tokens when fewer bars are shown."""
+    if n_tokens is None or n_tokens == n_shown:
+        return f"Step {step}'s batch: {count(n_lookups, 'lookup')} of {count(n_shown, 'token')} shown"
+    return f"Step {step}'s batch: {count(n_lookups, 'lookup')} of {count(n_tokens, 'token')} ({n_shown} shown)"
 
 
 def table_note(n_shown: int, n_rows: int, chosen: int | None, frame_step: int) -> str:
@@ -668,12 +705,85 @@ def gradient_heatmap_caption(tied: bool, n_shown: int, n_rows: int, padding_show
     return f"Rows × dimensions: {part}the gradient of each looked-up row{more}, most used first.{pad}"
 
 
-def head_caption(n_head: int, n_grad: int, n_rows: int, all_looked_up: bool) -> str:
-    """Under the Gradient masks page's embedding-vs-head contrast."""
+def head_caption(
+    n_head: int, n_grad: int, n_rows: int, all_looked_up: bool, sampled: int | None = None, n_sampled: int = 0
+) -> str:
+    """Under the Gradient masks page's embedding-vs-head contrast. `sampled`: SGNS's distinct context rows this step
+    (its true contexts and negatives, `n_sampled` draws in all); None for the full softmax, which scores every row."""
+    table = f"the table's, {n_grad:,}" + (", all of them looked up." if all_looked_up else ".")
+    if sampled is None:
+        return f"The head's gradient reaches {n_head:,} of {n_rows:,} rows (the softmax scores every word); {table}"
+    which = "exactly those" if n_head == sampled else f"{n_head:,} of those"
     return (
-        f"The head's gradient reaches {n_head:,} of {n_rows:,} rows (the softmax scores every word); "
-        f"the table's, {n_grad:,}" + (", all of them looked up." if all_looked_up else ".")
+        f"The head's gradient reaches {n_head:,} of {n_rows:,} rows: negative sampling scores only each pair's true "
+        f"context and its negatives ({n_sampled:,} draws, {sampled:,} distinct rows), and {which} got one; {table}"
     )
+
+
+@dataclass(frozen=True)
+class HeadView:
+    """The Gradient masks page's second panel: the table's side and the head's, per row (V,) each."""
+
+    rows: np.ndarray  # the rows to draw: all, or those with a gradient on either side first (core.rows.sample_rows)
+    table: np.ndarray  # untied: the table's gradient norms; tied: 1 where the lookup's path gave a gradient
+    head: np.ndarray  # untied: the head's gradient norms; tied: 1 where the head's path did
+    title: str
+    panels: tuple[str, str]
+    y_title: str
+    caption: str
+
+
+def _contrast_rows(table: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """The rows the two panels show: every row of a small table; else the table's rows with a gradient, up to half
+    the chart of the head's other rows with one, and evenly spaced rows (so rows without a gradient show too)."""
+    head_only = np.flatnonzero(head & ~table)
+    keep = np.union1d(np.flatnonzero(table), sample_among(head_only, MAX_ROWS // 2))
+    return sample_rows(len(table), keep=keep)
+
+
+def head_view(rec, padding_idx: int | None) -> HeadView | None:
+    """The table beside the head, from the record: an untied head's gradient norms beside the table's, or, tied,
+    the two paths into the one table (the lookup's rows and the head's rows, whose union is the mask). None when
+    the record has no head mask (a run recorded before it was kept)."""
+    sgns = rec.negative_ids is not None
+    drawn = np.concatenate([rec.target_ids, rec.negative_ids.ravel()]) if sgns else None
+    sampled = None if drawn is None else len(np.unique(drawn))
+    n_drawn = 0 if drawn is None else len(drawn)
+    n_grad = int((rec.grad_norm > 0).sum())
+    if not is_tied(rec):
+        n_head = int((rec.head_grad_norm > 0).sum())
+        all_looked_up = bool((rec.grad_norm[rec.token_counts == 0] == 0).all())
+        caption = head_caption(n_head, n_grad, len(rec.grad_norm), all_looked_up, sampled, n_drawn)
+        panels = (f"embedding table: {n_grad:,} rows", f"output head: {n_head:,} rows")
+        title = "Embedding gradient vs the untied head's gradient, per row"
+        rows = _contrast_rows(rec.grad_norm > 0, rec.head_grad_norm > 0)
+        caption += sample_note(rows, len(rec.grad_norm), (rec.grad_norm > 0) | (rec.head_grad_norm > 0), "gradient")
+        return HeadView(rows, rec.grad_norm, rec.head_grad_norm, title, panels, "gradient norm", caption)
+    if rec.head_grad_mask is None:
+        return None
+    rows, grads = row_gradients(rec.input_ids, rec.output_grad, padding_idx)
+    lookup = np.zeros(len(rec.grad_norm), dtype=bool)
+    lookup[rows] = np.linalg.norm(grads, axis=1) > 0
+    head = rec.head_grad_mask
+    n_lookup, n_head, n_both = int(lookup.sum()), int(head.sum()), int((lookup & head).sum())
+    reach = (
+        f"the sampled context rows ({n_drawn:,} draws, {sampled:,} distinct rows)" if sgns else "every row it scored"
+    )
+    n_union = int((lookup | head).sum())
+    union = (
+        f"Their union, {n_union:,} of {len(head):,} rows, is the table's gradient mask above."
+        if n_union == n_grad
+        else f"Their union has {n_union:,} rows; the table's gradient mask above, {n_grad:,}."
+    )
+    caption = (
+        f"The head is tied: these are two masks of one table. The lookup's path gave {n_lookup:,} looked-up rows a "
+        f"gradient, the head's path {n_head:,} ({reach}); {n_both:,} rows got both. {union}"
+    )
+    panels = (f"lookup's path: {n_lookup:,} rows", f"head's path: {n_head:,} rows")
+    title = "One table, two paths: which rows each path gave a gradient (1) or not (0)"
+    rows = _contrast_rows(lookup, head)
+    caption += sample_note(rows, len(head), lookup | head, "gradient")
+    return HeadView(rows, lookup.astype(float), head.astype(float), title, panels, "got a gradient", caption)
 
 
 def raster_caption(matrix: np.ndarray, col_steps, records, shown: int, n_moved: int, n_rows: int) -> str:
@@ -693,7 +803,7 @@ def space_notes(
     n_shown: int,
     n_rows: int,
     n_laid_out: int | None,
-    labelled: bool,
+    labelled: bool | str,
     any_category: bool,
     n_trails: int,
 ) -> str:
@@ -705,7 +815,10 @@ def space_notes(
     if n_shown < n_rows:
         among = "" if n_laid_out is None else f" among the {n_laid_out:,} the layout placed"
         notes.append(f"Showing {n_shown:,} of {n_rows:,} rows (the trails' rows and evenly spaced others{among}).")
-    notes.append("Each point is labelled with its token." if labelled else "Hover a point to see its token.")
+    if labelled == "some":  # the wall's readable subset (ui.display._thin_labels)
+        notes.append("Words label the points where they fit without covering another; hover a point to see its token.")
+    else:
+        notes.append("Each point is labelled with its token." if labelled else "Hover a point to see its token.")
     if not any_category:
         notes.append("These tokens have no categories (your own text has none), so every point is grey.")
     if n_trails:

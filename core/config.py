@@ -8,7 +8,16 @@ from dataclasses import asdict, dataclass
 from core.budget import run_bytes
 from core.corpus import count_words
 from core.errors import ConfigError
-from core.limits import MAX_BATCH, MAX_CORPUS_CHARS, MAX_DIM, MAX_LR, MAX_VOCAB, MAX_WINDOW, MEMORY_BUDGET_BYTES
+from core.limits import (
+    MAX_BATCH,
+    MAX_CORPUS_CHARS,
+    MAX_DIM,
+    MAX_LR,
+    MAX_NEGATIVES,
+    MAX_VOCAB,
+    MAX_WINDOW,
+    MEMORY_BUDGET_BYTES,
+)
 from core.optimizers import BASE_DIM, OPTIMIZERS, optimizer_defaults
 
 INITS = {
@@ -17,6 +26,11 @@ INITS = {
     "uniform": "U(-1, 1)",
     "xavier": "Xavier/Glorot uniform: U(-a, a), a = sqrt(6 / (V + D))",
     "zeros": "all zeros: every row starts equal",
+}
+# The model that trains the table (core.model.MODEL_CLASSES builds each): the same nn.Embedding in every one.
+MODELS = {
+    "skipgram": "Skip-gram, full softmax: the centre's row is scored against every head row",
+    "sgns": "Skip-gram with negative sampling (word2vec): the true context and k sampled rows, sigmoid loss",
 }
 
 
@@ -42,6 +56,8 @@ class TrainConfig:
     tie_weights: bool = False
     window: int = 2
     corpus_text: str | None = None
+    model: str = "skipgram"  # one of MODELS
+    negatives: int = 5  # SGNS's k: sampled context rows per (centre, context) pair
 
     def __post_init__(self) -> None:
         if isinstance(self.optimizer, str) and self.optimizer in OPTIMIZERS:  # else _check_optimizer says so
@@ -56,6 +72,12 @@ class TrainConfig:
     def sparse_grad(self) -> bool:
         """Whether the embedding makes sparse gradients: asked for, or implied by SparseAdam."""
         return self.sparse or self.optimizer == "sparse_adam"
+
+    @property
+    def blind_loss(self) -> float:
+        """The loss of a model that knows nothing (every score 0): ln V for the full softmax (1/V for every token),
+        (k+1) ln 2 for SGNS (sigmoid 1/2 for the true context and for each of the k negatives)."""
+        return (self.negatives + 1) * math.log(2.0) if self.model == "sgns" else math.log(self.vocab_size)
 
     def replace(self, **changes) -> TrainConfig:
         """A copy with some fields changed (validated like any other). It keeps this config's resolved lr and
@@ -113,6 +135,12 @@ def _check_optimizer(cfg: TrainConfig) -> None:
         raise ConfigError("nesterov", "Nesterov momentum needs the SGD optimizer and a momentum above 0.")
 
 
+def _check_model(cfg: TrainConfig) -> None:
+    if cfg.model not in MODELS:
+        raise ConfigError("model", f"Unknown model {cfg.model!r}; choose one of: {', '.join(MODELS)}.")
+    _int_in(cfg, "negatives", 1, MAX_NEGATIVES, "The number of negatives k (sampled rows per pair)")
+
+
 def _check_embedding(cfg: TrainConfig) -> None:
     if cfg.init not in INITS:
         raise ConfigError("init", f"Unknown init {cfg.init!r}; choose one of: {', '.join(INITS)}.")
@@ -143,9 +171,14 @@ def _check_sparse(cfg: TrainConfig) -> None:
             f"{spec.label} cannot take sparse gradients. Turn 'sparse' off, or pick SGD, Adagrad or SparseAdam.",
         )
     if cfg.tie_weights:
+        why = (
+            "A tied head's gradient here is dense (the sampled context rows are gathered from the table itself)"
+            if cfg.model == "sgns"
+            else "A tied output head gives every row a dense gradient"
+        )
         raise ConfigError(
             "tie_weights",
-            "A tied output head gives every row a dense gradient, so sparse gradients cannot be used. "
+            f"{why}, so sparse gradients cannot be used. "
             "Untie the head, or turn 'sparse' off and pick a dense optimizer.",
         )
     if cfg.weight_decay:
@@ -183,7 +216,7 @@ def _check_memory(cfg: TrainConfig) -> None:
     if parts.total <= MEMORY_BUDGET_BYTES:
         return
     gib, budget = parts.total / 1024**3, MEMORY_BUDGET_BYTES / 1024**3
-    if parts.batch_by_vocab >= parts.table_sized:
+    if parts.batch_by_vocab >= parts.table_sized and cfg.model == "skipgram":
         raise ConfigError(
             "batch_size",
             f"A batch of {cfg.batch_size:,} over a vocabulary of {cfg.vocab_size:,} needs {gib:.2f} GiB in all: "
@@ -200,7 +233,7 @@ def _check_memory(cfg: TrainConfig) -> None:
     )
 
 
-_CHECKS = (_check_sizes, _check_optimizer, _check_embedding, _check_sparse, _check_corpus, _check_memory)
+_CHECKS = (_check_sizes, _check_model, _check_optimizer, _check_embedding, _check_sparse, _check_corpus, _check_memory)
 
 
 def largest_vocab_that_fits(cfg: TrainConfig, budget_bytes: int) -> int | None:

@@ -16,9 +16,14 @@ TERMS: dict[str, str] = {
     "weight decay": "A pull of every number towards zero, a small share each step. It is not optimizer state: it "
     "acts on every row, every step, with or without a gradient.",
     "tied head": "The output layer reuses the embedding table (as GPT-2 does). Scoring every token for the next "
-    "word then gives every row a gradient, every step.",
+    "word (a full softmax) then gives every row a gradient, every step; negative sampling scores only the true "
+    "context and the k sampled rows, so only those get the head's gradient.",
+    "negative sampling": "word2vec's cheaper objective: for each (centre, context) pair, score the true context and "
+    "k rows drawn at random (unigram counts to the 3/4 power) with a sigmoid, instead of a softmax over all V rows. "
+    "Only those k+1 head rows get a gradient.",
     "padding_idx": "A row reserved for padding. nn.Embedding never passes the lookup's gradient to it, so (with "
-    "plain SGD and an untied head) it never moves, however often it is looked up. A tied head still reaches it.",
+    "plain SGD and an untied head) it never moves, however often it is looked up. A tied head still reaches it "
+    "(negative sampling's: when it draws the row).",
     "max_norm": "A cap on a row's length. In the forward pass, a looked-up row longer than max_norm is rescaled to "
     "that length: a change to the table that no gradient made.",
     "sparse gradient": "A gradient stored as just the rows that got one (nn.Embedding(sparse=True)). SGD, Adagrad "
@@ -43,9 +48,10 @@ TERMS: dict[str, str] = {
 
 LOOK_FOR: dict[str, str] = {
     "home": "Each page answers one question, with your own run: start with Train.",
-    "train": "The loss falls below ln V (a blind guess); the blue strip marks the few rows this step looked up.",
-    "gradient_masks": "The looked-up rows get a gradient (a tied head reaches every row; padding_idx blocks its "
-    "own); a token used k times gets the sum of k parts.",
+    "train": "The loss falls below the dashed line, a blind guess (every score 0); the blue strip marks the few rows "
+    "this step looked up.",
+    "gradient_masks": "The looked-up rows get a gradient (a tied full-softmax head reaches every row, negative "
+    "sampling's only the sampled ones; padding_idx blocks its own); a token used k times gets the sum of k parts.",
     "row_updates": "Rows that moved without a gradient: their bars are optimizer state, weight decay or max_norm.",
     "embedding_space": "Press Play: words used in the same contexts drift together as training goes on; the k-NN "
     "overlap between kept steps rises as the space settles.",

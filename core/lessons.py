@@ -44,7 +44,8 @@ class Verdict:
     holds: bool
     evidence: str
     recent_loss: float  # mean loss of the last RECENT steps
-    blind_guess: float  # ln V: the loss of a uniform guess over the vocabulary
+    blind_guess: float  # ln V: the loss of a uniform guess over the vocabulary (SGNS: (k+1) ln 2, every score 0)
+    blind_name: str = "ln V"  # how a sentence names it: "ln V", or negative sampling's "6 ln 2"
 
     @property
     def learned(self) -> bool:
@@ -113,6 +114,15 @@ LESSONS: dict[str, Lesson] = {
             "row_updates", 100, optimizer="sgd", lr=0.5, momentum=0.0, weight_decay=0.0, max_norm=1.0, **SMALL,
         ),
         _lesson(
+            "negative_sampling", "Negative sampling: only k+1 context rows get a gradient",
+            "word2vec's negative sampling scores each pair's true context and k = 5 rows drawn from the unigram "
+            "distribution to the 3/4 power: only those head rows get a gradient, not all V of them.",
+            "The second chart: the head's rows with a gradient are a few hundred of 5,000, the table's only the "
+            "looked-up rows.",
+            "gradient_masks", 100, model="sgns", negatives=5, vocab_size=5_000, dim=16, batch_size=64, seed=0,
+            init="small_normal", optimizer="adam", lr=0.05, weight_decay=0.0,
+        ),
+        _lesson(
             "gpt2_table", "GPT-2's table: 50,257 x 768",
             "A table the size of GPT-2's, initialised as GPT-2's (N(0, 0.02)), learns with Adam at lr 0.01: the "
             "loss falls below the blind guess ln V within 20 steps (here with an untied output head).",
@@ -124,9 +134,10 @@ LESSONS: dict[str, Lesson] = {
 }  # fmt: skip
 
 
-def blind_guess(vocab_size: int) -> float:
-    """ln V: the loss of predicting every token with probability 1/V."""
-    return math.log(vocab_size)
+def blind_guess(vocab_size: int, cfg: TrainConfig | None = None) -> float:
+    """ln V: the loss of predicting every token with probability 1/V. Given a cfg, its model's (cfg.blind_loss:
+    negative sampling's is (k+1) ln 2, every sigmoid at 1/2)."""
+    return math.log(vocab_size) if cfg is None else cfg.blind_loss
 
 
 def check(lesson: Lesson, records: Sequence[StepRecord], weight: np.ndarray | None = None) -> Verdict:
@@ -134,10 +145,11 @@ def check(lesson: Lesson, records: Sequence[StepRecord], weight: np.ndarray | No
     `weight`, the table after the last record, lets the max_norm check bound the looked-up rows' norms too."""
     cfg = lesson.config()
     if not records:
-        return Verdict(False, "No step yet: train first.", math.nan, blind_guess(cfg.vocab_size))
+        return Verdict(False, "No step yet: train first.", math.nan, blind_guess(cfg.vocab_size, cfg))
     recent = float(np.mean([r.loss for r in records[-RECENT:]]))
     holds, evidence = _CHECKS[lesson.key](records, cfg, weight)
-    return Verdict(bool(holds), evidence, recent, blind_guess(cfg.vocab_size))
+    name = f"{cfg.negatives + 1} ln 2" if cfg.model == "sgns" else "ln V"
+    return Verdict(bool(holds), evidence, recent, blind_guess(cfg.vocab_size, cfg), name)
 
 
 def _moved_without_grad(r: StepRecord) -> int:
@@ -191,6 +203,23 @@ def _check_tied(records, cfg, weight) -> tuple[bool, str]:
     return all(every), (
         f"All {cfg.vocab_size} rows got a gradient in {sum(every)} of {len(records)} steps, though only "
         f"{looked_up:.1f} rows per step were looked up."
+    )
+
+
+def _check_negative_sampling(records, cfg, weight) -> tuple[bool, str]:
+    exact, table_exact, n_head = [], [], []
+    for r in records:
+        drawn = np.zeros(cfg.vocab_size, dtype=bool)
+        drawn[r.target_ids] = drawn[r.negative_ids.ravel()] = True  # the step's true contexts and negatives
+        exact.append(bool(np.array_equal(r.head_grad_mask, drawn)))
+        table_exact.append(bool(np.array_equal(r.grad_mask, r.token_counts > 0)))
+        n_head.append(int(r.head_grad_mask.sum()))
+    per_pair = cfg.negatives + 1
+    return all(exact) and all(table_exact) and max(n_head) <= cfg.batch_size * per_pair, (
+        f"In {sum(exact)} of {len(records)} steps the head rows with a gradient were exactly that step's true "
+        f"contexts and sampled negatives: {min(n_head)}-{max(n_head)} of {cfg.vocab_size:,} rows (at most "
+        f"{cfg.batch_size} pairs x {per_pair} = {cfg.batch_size * per_pair}). In {sum(table_exact)} steps the "
+        "table's rows with a gradient were exactly the rows looked up."
     )
 
 
@@ -249,4 +278,5 @@ _CHECKS = {
     "padding_idx": _check_padding,
     "max_norm": _check_max_norm,
     "gpt2_table": _check_gpt2,
+    "negative_sampling": _check_negative_sampling,
 }

@@ -8,6 +8,7 @@ MAX_VOCAB = 200_000
 MAX_DIM = 16_384
 MAX_BATCH = 65_536
 MAX_WINDOW = 20
+MAX_NEGATIVES = 64  # SGNS's k: word2vec suggests 5-20 for small data, 2-5 for large (Mikolov et al. 2013)
 MAX_LR = 100.0  # beyond this a step overflows float32 before the loss can warn (see TrainingDiverged)
 MAX_CORPUS_CHARS = 5_000_000
 MEMORY_BUDGET_BYTES = 3 * 1024**3  # everything one run holds and allocates (core.budget.run_bytes)

@@ -1,15 +1,19 @@
-"""The model under the microscope: nn.Embedding -> output head -> softmax over the vocabulary, and the torch
-optimizers that train it (built from core.optimizers' table).
+"""The models under the microscope, each one nn.Embedding token table and a head, and the torch optimizers that
+train them (built from core.optimizers' table). `MODEL_CLASSES` names a class for each config.MODELS key.
 
-It is word2vec's skip-gram with a full softmax: the centre token's row is looked up and scored against every
-row of the head; the loss asks the head to rank the context token first. With a tied head (as in GPT-2) the
-head *is* the embedding matrix, so every row appears in every step's gradient.
+- "skipgram": word2vec's skip-gram with a full softmax: the centre token's row is looked up and scored against
+  every row of the head; the loss asks the head to rank the context token first. With a tied head (as in GPT-2)
+  the head *is* the embedding matrix, so every row appears in every step's gradient.
+- "sgns": skip-gram with negative sampling (word2vec's objective): the centre's row is scored against the true
+  context's head row and k head rows drawn from the unigram distribution to the 3/4 power, with a sigmoid loss,
+  so only those k+1 head rows per pair get a gradient.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,10 +78,73 @@ class SkipGram(nn.Module):
         hidden = self.embedding(centres)  # (B, D)
         return hidden @ self.head_weight.T, hidden  # (B, V), (B, D)
 
+    def loss(
+        self, centres: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(mean loss, the looked-up rows (B, D), the gathered head rows or None: every head row is scored)."""
+        logits, hidden = self(centres)  # (B, V), (B, D)
+        return skipgram_loss(logits, targets), hidden, None
+
+
+class SGNS(SkipGram):
+    """Skip-gram with negative sampling: the same token table, and a head (word2vec's "context vectors") of which
+    each pair gathers only its true context's row and its k negatives' rows. Tied, the head is the table. The head
+    starts as the full softmax's does, N(0, 1/D) (word2vec.c starts its context vectors at 0)."""
+
+    def forward(
+        self, centres: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scores of the true context (column 0) and of the k negatives, the looked-up rows and the gathered ones."""
+        hidden = self.embedding(centres)  # (B, D); max_norm rescales the centres' rows here, before the gather
+        context_ids = torch.cat([targets[:, None], negatives], dim=1)  # (B, k+1)
+        context = self.head_weight[context_ids]  # (B, k+1, D) a gather: its backward adds into those rows only
+        scores = torch.einsum("bd,bkd->bk", hidden, context)  # (B, k+1)
+        return scores, hidden, context
+
+    def loss(
+        self, centres: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(mean over pairs of -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c), the looked-up rows, the gathered rows)."""
+        scores, hidden, context = self(centres, targets, negatives)
+        return sgns_loss(scores), hidden, context
+
+
+MODEL_CLASSES = {"skipgram": SkipGram, "sgns": SGNS}  # config.MODELS' keys
+
+
+def build_model(cfg: TrainConfig) -> SkipGram:
+    """The model cfg.model names, its token table and head initialised from cfg.seed."""
+    return MODEL_CLASSES[cfg.model](cfg)
+
 
 def skipgram_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of predicting each context token from its centre token."""
     return nn.functional.cross_entropy(logits, targets)
+
+
+def sgns_loss(scores: torch.Tensor) -> torch.Tensor:
+    """word2vec's negative-sampling objective, averaged over pairs: -log σ(s_0) - Σ_{j>0} log σ(-s_j). (B, k+1)."""
+    logsig = nn.functional.logsigmoid
+    return -(logsig(scores[:, 0]) + logsig(-scores[:, 1:]).sum(dim=1)).mean()
+
+
+NOISE_POWER = 0.75  # word2vec's noise distribution: unigram counts to the 3/4 power (Mikolov et al. 2013,
+# "Distributed Representations of Words and Phrases and their Compositionality", section 2.2)
+
+
+def noise_cdf(token_freq: np.ndarray) -> np.ndarray:
+    """The cumulative noise distribution over the V rows, float64 (V,): freq^0.75, normalised. A row whose token
+    never occurs in the corpus has probability 0 and is never drawn."""
+    weights = np.asarray(token_freq, dtype=np.float64) ** NOISE_POWER
+    cdf = np.cumsum(weights / weights.sum())
+    cdf[-1] = 1.0  # rounding: every uniform draw in [0, 1) lands on a row
+    return cdf
+
+
+def draw_negatives(cdf: np.ndarray, rng: np.random.Generator, n_pairs: int, k: int) -> np.ndarray:
+    """(n_pairs, k) int64 rows drawn independently from the noise distribution, with the run's generator. As in
+    most implementations (and unlike word2vec.c, which skips it), a draw may equal the pair's true context."""
+    return np.searchsorted(cdf, rng.random((n_pairs, k)), side="right").astype(np.int64)
 
 
 def build_optimizers(

@@ -19,7 +19,7 @@ class StepRecord:
     step: int
     loss: float
     input_ids: np.ndarray  # (B,) centre tokens: the rows looked up
-    target_ids: np.ndarray  # (B,) context tokens the head had to predict
+    target_ids: np.ndarray  # (B,) context tokens the head had to predict (SGNS: the positives)
     token_counts: np.ndarray  # occurrences of each row's token in input_ids
     grad_mask: np.ndarray  # bool: the row's gradient is non-zero
     grad_norm: np.ndarray  # L2 norm of the row's gradient
@@ -34,6 +34,10 @@ class StepRecord:
     move_decay: np.ndarray  # what weight decay alone did
     move_state: np.ndarray  # what optimizer state alone did (a zero-gradient step with weight decay off)
     move_grad: np.ndarray  # what the gradient added: the rest
+    # bool: the head row got a gradient through the head's path this step (the full softmax: every row it scored;
+    # SGNS: the positives and the sampled negatives). Tied, these are rows of the table itself.
+    head_grad_mask: np.ndarray | None = None
+    negative_ids: np.ndarray | None = None  # (B, k) SGNS's sampled negatives per pair; None for the full softmax
 
     @property
     def nbytes(self) -> int:

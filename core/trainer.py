@@ -1,4 +1,5 @@
-"""The instrumented trainer: one `step()` trains the model and records what happened to every row.
+"""The instrumented trainer: one `step()` trains the model (core.model: any of config.MODELS around the same
+nn.Embedding token table) and records what happened to every row.
 
 For each step it records which rows got a gradient, how far each row moved, and the exact signed split of each
 row's move into max_norm's rescale, weight decay, optimizer state and the gradient (core.move_split).
@@ -21,11 +22,11 @@ from core import budget
 from core.config import TrainConfig
 from core.corpus import Corpus, build_corpus
 from core.errors import TrainingDiverged
-from core.model import SkipGram, build_optimizers, device, skipgram_loss
+from core.model import build_model, build_optimizers, device, draw_negatives, noise_cdf
 from core.move_split import MoveSplit, Shadows
 from core.records import History, Snapshots, StepRecord
 
-ROWS_NORM_MIN = 2**20  # an untied table this large: the gradient's norms of the rows looked up only
+ROWS_NORM_MIN = 2**20  # an untied table (or SGNS's head) this large: the norms of the rows its backward wrote only
 
 
 class Trainer:
@@ -36,13 +37,16 @@ class Trainer:
         self.cfg = cfg
         self.corpus: Corpus = build_corpus(cfg.vocab_size, cfg.seed, cfg.window, cfg.padding_idx, cfg.corpus_text)
         self.device = device()
-        self.model = SkipGram(cfg).to(self.device)
+        self.model = build_model(cfg).to(self.device)
+        self._noise_cdf = noise_cdf(self.corpus.token_freq) if cfg.model == "sgns" else None  # (V,) float64
         head = None if self.model.head is None else self.model.head.weight
         self.optimizers = build_optimizers(self.model.embedding.weight, head, cfg)
         self._before = torch.empty_like(self.model.embedding.weight.detach())  # (V, D), reused every step
         self._delta = torch.empty_like(self._before)
         self._zeros = torch.zeros(cfg.vocab_size, device=self.device)  # (V,)
         self._rng = np.random.default_rng([cfg.seed, 0xBA])  # batches; the corpus has its own stream
+        # SGNS's negatives: a stream of their own, so a run's batches are the same whatever its model (Compare)
+        self._noise_rng = np.random.default_rng([cfg.seed, 0x5E])
         self.step_count = 0
         self.diverged: TrainingDiverged | None = None  # set when a failed step left the run unable to go on
         # The optimizer's state can turn non-finite while the weights stay finite only through Adagrad's growing
@@ -108,33 +112,41 @@ class Trainer:
         """The (centres, targets) the next step will train on, (B,) each, without drawing them."""
         return self.corpus.sample(copy.deepcopy(self._rng), self.cfg.batch_size)  # a copy: ours is not advanced
 
+    def _draw(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The next batch from the run's seeded generators: centres, targets (B,) and SGNS's negatives (B, k), so a
+        seed (and a link's replay) gives the same negatives too."""
+        centres, targets = self.corpus.sample(self._rng, self.cfg.batch_size)
+        if self._noise_cdf is None:
+            return centres, targets, None
+        return centres, targets, draw_negatives(self._noise_cdf, self._noise_rng, len(centres), self.cfg.negatives)
+
     def step(self) -> StepRecord:
         """Train on one batch and return what it did to every row."""
         if self.diverged is not None:
             raise self.diverged  # frozen: the head or the optimizer's state hold a failed step
         weight, before = self.model.embedding.weight, self._before
-        rng_state = self._rng.bit_generator.state
-        centres_np, targets_np = self.corpus.sample(self._rng, self.cfg.batch_size)
-        centres = torch.from_numpy(centres_np).to(self.device)  # (B,)
-        targets = torch.from_numpy(targets_np).to(self.device)  # (B,)
+        rng_state = self._rng.bit_generator.state, self._noise_rng.bit_generator.state
+        batch = self._draw()  # numpy: centres (B,), targets (B,), negatives (B, k) or None
+        centres, targets, negatives = (None if a is None else torch.from_numpy(a).to(self.device) for a in batch)
         before.copy_(weight.detach())  # a kept buffer: a fresh (V, D) tensor each step costs page faults
 
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
-        logits, hidden = self.model(centres)  # (B, V), (B, D); max_norm may have rescaled rows in place
-        hidden.retain_grad()
-        loss = skipgram_loss(logits, targets)
-        del logits  # the loss keeps what its backward needs
+        loss, hidden, context = self.model.loss(centres, targets, negatives)  # max_norm may rescale rows in place
+        for kept in (hidden, context):  # (B, D) and SGNS's gathered (B, k+1, D): their gradients are recorded
+            if kept is not None:
+                kept.retain_grad()
         loss_value = float(loss.item())
         if not math.isfinite(loss_value):
             self._restore(rng_state, f"the loss became {loss_value}")
         loss.backward()
         del loss
 
-        grad_norm, head_grad_norm = self._grad_norms(centres)  # (V,), and (V,) for an untied head
+        grad_norm, head_grad_norm = self._grad_norms(centres, targets, negatives)  # (V,), (V,) for an untied head
         total = grad_norm.sum() if head_grad_norm is None else grad_norm.sum() + head_grad_norm.sum()
         if not math.isfinite(total.item()):  # any inf or NaN, or a length beyond float32, makes the sum so
             self._restore(rng_state, self._describe_gradient())
+        head_mask = self._head_mask(centres, targets, negatives, hidden.grad, context, grad_norm, head_grad_norm)
         shadows = Shadows(self.optimizers[0], weight, before, grad_norm, centres, self.cfg)  # zero-gradient rows
         try:
             for optimizer in self.optimizers:
@@ -150,41 +162,77 @@ class Trainer:
                 self._freeze(rng_state, failure)
             split = shadows.split(update_norm, delta, self._zeros)
         self.step_count += 1
-        record = self._record(loss_value, centres_np, targets_np, grad_norm, head_grad_norm, hidden.grad, split)
+        record = self._record(loss_value, batch, grad_norm, head_grad_norm, head_mask, hidden.grad, split)
         self.history.append(record)
         if self.snapshots.wants(self.step_count):
             self.snapshots.add(self.step_count, self.weight)
         return record
 
-    def _grad_norms(self, centres: Tensor) -> tuple[Tensor, Tensor | None]:
+    def _head_mask(
+        self, centres: Tensor, targets: Tensor, negatives: Tensor | None, hidden_grad: Tensor,
+        context: Tensor | None, grad_norm: Tensor, head_grad_norm: Tensor | None,
+    ) -> np.ndarray:  # fmt: skip
+        """bool (V,): the head rows whose gradient through the head's path is non-zero, measured. An untied head:
+        its own gradient. A tied SGNS head: the gathered rows' gradients summed per row (a row sampled twice gets
+        both). A tied full softmax: the table's gradient less the lookup's part (the looked-up positions'
+        contributions, padding_idx's dropped); a row not looked up has only the head's."""
+        if head_grad_norm is not None:
+            return (head_grad_norm > 0).cpu().numpy()
+        v, d = self.cfg.vocab_size, self.cfg.dim
+        with torch.no_grad():
+            if context is not None:
+                rows, where = torch.unique(torch.cat([targets[:, None], negatives], dim=1), return_inverse=True)
+                summed = torch.zeros(len(rows), d, device=self.device).index_add_(
+                    0, where.reshape(-1), context.grad.reshape(-1, d)
+                )
+                mask = torch.zeros(v, dtype=torch.bool, device=self.device)
+                mask[rows] = torch.linalg.vector_norm(summed, dim=1) > 0
+                return mask.cpu().numpy()
+            mask = grad_norm > 0  # (V,) rows not looked up: all of their gradient is the head's
+            rows, where = torch.unique(centres, return_inverse=True)
+            lookup = torch.zeros(len(rows), d, device=self.device).index_add_(0, where, hidden_grad)
+            if self.cfg.padding_idx is not None:
+                lookup[rows == self.cfg.padding_idx] = 0.0  # nn.Embedding drops the lookup's part to this row
+            grad = self.model.embedding.weight.grad
+            mask[rows] = torch.linalg.vector_norm(grad[rows] - lookup, dim=1) > 0
+            return mask.cpu().numpy()
+
+    def _grad_norms(self, centres: Tensor, targets: Tensor, negatives: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """L2 norm of each row of the embedding's gradient (dense or sparse), and of an untied head's. (V,) each."""
         grad, head = self.model.embedding.weight.grad, self.model.head
-        head_norm = None if head is None else torch.linalg.vector_norm(head.weight.grad, dim=1)
+        drawn = None if negatives is None else torch.cat([targets[:, None], negatives], dim=1)  # SGNS's (B, k+1)
+        head_norm = None if head is None else self._row_norms(head.weight.grad, drawn)
         if grad is None:
             return torch.zeros(self.cfg.vocab_size, device=self.device), head_norm
-        if not grad.is_sparse and head is not None and grad.numel() >= ROWS_NORM_MIN:
-            # Untied, only the rows looked up have a gradient (the lookup's backward writes zeros elsewhere)
-            norms = torch.zeros(self.cfg.vocab_size, device=self.device)
-            rows = torch.unique(centres)
-            norms[rows] = torch.linalg.vector_norm(grad[rows], dim=1)
-            return norms, head_norm
         if not grad.is_sparse:
-            return torch.linalg.vector_norm(grad, dim=1), head_norm
+            # Untied, only the rows looked up have a gradient (the lookup's backward writes zeros elsewhere)
+            return self._row_norms(grad, centres if head is not None else None), head_norm
         grad = grad.coalesce()
         norms = torch.zeros(self.cfg.vocab_size, device=self.device)
         norms[grad.indices()[0]] = torch.linalg.vector_norm(grad.values(), dim=1)
         return norms, head_norm
 
+    def _row_norms(self, grad: Tensor, rows: Tensor | None) -> Tensor:
+        """(V,) norms of a dense gradient's rows. Given the only `rows` its backward wrote (a lookup's, or SGNS's
+        gather into the head: zeros elsewhere) and a large table, only theirs are computed."""
+        if rows is None or grad.numel() < ROWS_NORM_MIN:
+            return torch.linalg.vector_norm(grad, dim=1)
+        norms = torch.zeros(self.cfg.vocab_size, device=self.device)
+        rows = torch.unique(rows)
+        norms[rows] = torch.linalg.vector_norm(grad[rows], dim=1)
+        return norms
+
     def _record(
         self,
         loss: float,
-        centres: np.ndarray,
-        targets: np.ndarray,
+        batch: tuple[np.ndarray, np.ndarray, np.ndarray | None],
         grad_norm: Tensor,
         head_grad_norm: Tensor | None,
+        head_mask: np.ndarray,
         output_grad: Tensor,
         split: MoveSplit,
     ) -> StepRecord:
+        centres, targets, negatives = batch
         grad_np = grad_norm.cpu().numpy()  # on the CPU, no copy
         return StepRecord(
             step=self.step_count,
@@ -204,6 +252,8 @@ class Trainer:
             move_decay=split.decay,
             move_state=split.state,
             move_grad=split.grad,
+            head_grad_mask=head_mask,
+            negative_ids=negatives,
         )
 
     def _describe_gradient(self) -> str:
@@ -259,7 +309,7 @@ class Trainer:
             "(beyond about 1e19 their squares overflow)"
         )
 
-    def _restore(self, rng_state: dict, what: str) -> None:
+    def _restore(self, rng_state: tuple[dict, dict], what: str) -> None:
         """A failure before the optimizer stepped: put the table (max_norm's rescale included) and the batch
         stream back; the head and the optimizer's state were not touched. The run can go on (or be reset)."""
         self._put_back(rng_state)
@@ -271,7 +321,7 @@ class Trainer:
             f"learning rate (now {self.cfg.lr:g}).",
         )
 
-    def _freeze(self, rng_state: dict, what: str) -> None:
+    def _freeze(self, rng_state: tuple[dict, dict], what: str) -> None:
         """A failure after the optimizer stepped: the table goes back to its last finite state, but whatever
         else the step changed cannot, so the run is frozen (every later step raises this error again)."""
         self._put_back(rng_state)
@@ -292,10 +342,10 @@ class Trainer:
         )
         raise self.diverged
 
-    def _put_back(self, rng_state: dict) -> None:
+    def _put_back(self, rng_state: tuple[dict, dict]) -> None:
         with torch.no_grad():
             self.model.embedding.weight.copy_(self._before)
-        self._rng.bit_generator.state = rng_state
+        self._rng.bit_generator.state, self._noise_rng.bit_generator.state = rng_state
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
 

@@ -11,7 +11,8 @@ st.markdown(
 `torch.nn.Embedding(V, D)` is a table: **one row of D numbers for each of the V tokens**, filled at random
 to begin with. Looking a token up returns its row, exactly `one_hot(token) @ W`, with no activation and no bias.
 Training changes the rows: the loss's gradient reaches **only the rows that were looked up** in the batch
-(unless the output head is tied to the table, as in GPT-2: then every row gets one), and then the optimizer
+(unless the output head is tied to the table, as in GPT-2: then a full softmax gives every row one, negative
+sampling the rows it drew), and then the optimizer
 decides how far each row moves (Adam, momentum and weight decay also move rows that got no gradient).
 
 Choose a table and an optimizer in the sidebar, then start with **Train**:

@@ -26,20 +26,21 @@ def train_panel() -> None:
     browsing = st.toggle("Go back to an earlier step", key="train_browse", disabled=len(records) < 2)
     chosen = step_picker(records.steps, "train_view_step") if browsing else (records.steps or [None])[-1]
     rec = records.at(chosen) if chosen is not None else None
-    left, right = st.columns(2)
+    left, right = display.columns(2)
     if rec is None:
         left.info("No step yet: press **Step**. The table below is the random initialisation.")
     else:
         with left:
-            display.chart(train.loss_curve(*loss_series(records), chosen), config=STILL)
-            st.caption(loss_caption(chosen, rec.loss, cfg.vocab_size))
-            warning = loss_warning([r.loss for r in records if r.step <= chosen], cfg.vocab_size, cfg.lr, cfg.init)
+            display.chart(train.loss_curve(*loss_series(records), chosen, cfg), config=STILL)  # with ln V dashed
+            st.caption(loss_caption(chosen, rec.loss, cfg.vocab_size, cfg))
+            losses = [r.loss for r in records if r.step <= chosen]
+            warning = loss_warning(losses, cfg.vocab_size, cfg.lr, cfg.init, cfg)
             if warning:
                 st.warning(warning, icon=":material/trending_up:")
         with right:
-            order = batch_bar_rows(rec.token_counts)
-            tokens, title = [tr.vocab[i] for i in order], batch_title(chosen, len(rec.input_ids), len(order))
-            display.chart(train.batch_token_bars(tokens, rec.token_counts[order], title), config=STILL)
+            bars = display.bars(every := batch_bar_rows(rec.token_counts))  # on the wall fewer bars, each labelled
+            tokens, title = [tr.vocab[i] for i in bars], batch_title(chosen, len(rec.input_ids), len(bars), len(every))
+            display.chart(train.batch_token_bars(tokens, rec.token_counts[bars], title), config=STILL)
             st.caption(train_gradient_sentence(GradientGroups.of(rec, cfg.padding_idx)))
     used = looked_up(rec, cfg.vocab_size)
     rows = sample_rows(cfg.vocab_size, keep=used.nonzero()[0])

@@ -25,7 +25,7 @@ display.chart(
 sampled = captions.sample_note(rows, V, rec.token_counts > 0, "looked-up")
 st.caption(captions.mask_caption(groups, len(rec.input_ids)) + sampled)
 
-left, right = st.columns(2)
+left, right = display.columns(2)
 grad_rows, grads = row_gradients(rec.input_ids, rec.output_grad, cfg.padding_idx)
 by_count, tied = most_used(grad_rows, rec.token_counts, 40), is_tied(rec)
 shown = grad_rows[by_count]
@@ -46,11 +46,9 @@ with right:
     display.chart(masks.contributions_heatmap(contribs, positions, vocab[token], story.sum_row, story.sum_label))
     st.caption(story.caption)
 
-if tied:
-    st.info("The head is tied (the table is the output layer), so there is no separate head gradient to compare.")
-else:
-    n_head, n_grad = int((rec.head_grad_norm > 0).sum()), int((rec.grad_norm > 0).sum())
-    title = "Embedding gradient vs the untied head's gradient, per row"
-    panels = (f"embedding table: {n_grad:,} rows", f"output head: {n_head:,} rows")
-    display.chart(masks.grad_norm_contrast(rows, labels, rec.grad_norm[rows], rec.head_grad_norm[rows], title, panels))
-    st.caption(captions.head_caption(n_head, n_grad, V, not groups.grad_not_looked_up.any()))
+head = captions.head_view(rec, cfg.padding_idx)
+if head is not None:
+    head_labels = [row_label(r, vocab[r]) for r in head.rows]
+    display.chart(masks.grad_norm_contrast(head.rows, head_labels, head.table[head.rows], head.head[head.rows],
+                                           head.title, head.panels, head.y_title))  # fmt: skip
+    st.caption(head.caption)

@@ -40,7 +40,7 @@ raster_labels = [row_label(r, vocab[r]) for r in shown_rows]
 display.chart(updates.update_raster(matrix, raster_labels, col_steps, "Update norm: rows × steps"))
 st.caption(raster_caption(matrix, col_steps, records, len(shown_rows), int((movement > 0).sum()), V))
 
-left, right = st.columns(2)
+left, right = display.columns(2)
 with left:
     steps, counts = moved_without_gradient(records)
     display.chart(updates.count_curve(steps, counts, "Rows moved without a gradient, per step", "rows"))

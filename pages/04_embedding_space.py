@@ -37,10 +37,10 @@ display.chart(space.embedding_animation(
     coords[:, rows], steps, [vocab[r] for r in rows], shown_cats, tr.category_names,
     trail_rows=[where[r] for r in trail if r in where], start=start, title=title,
 ))  # fmt: skip
-n_laid_out, labelled = None if laid_out is None else len(laid_out), len(rows) <= space.MAX_TEXT_LABELS
+n_laid_out, labelled = None if laid_out is None else len(laid_out), display.labelled(len(rows), space.MAX_TEXT_LABELS)
 notes = space_notes(steps, tr.snapshots.stride, len(rows), V, n_laid_out, labelled, (shown_cats >= 0).any(), len(trail))
 st.caption(notes)
-left, right = st.columns(2)
+left, right = display.columns(2)
 with left:
     most_used = [int(r) for r in frequent_first[:PICKABLE]]  # any row: neighbours need no layout
     token = st.selectbox("Nearest neighbours of", most_used, format_func=vocab.__getitem__, key="space_token")

@@ -13,7 +13,7 @@ from ui.widgets.sweep import panel as sweep_panel
 ui.page.setup("scale", "Scale: what bigger models spend on this table")
 cfg, mine = session.cfg(), run_table(session.trainer().model)  # counted from the model's parameters
 rows = captions.scale_rows(mine)
-st.dataframe(pd.DataFrame(rows), hide_index=True, height=36 * (len(rows) + 1) + 3)  # every row, no scrolling
+display.table(pd.DataFrame(rows), hide_index=True, height="content")  # every row, no scrolling
 st.caption(captions.scale_caption(mine))
 known = [m for m in MODELS if m.table_params is not None]
 names, params = [rows[0]["model"]] + [m.model for m in known], [mine.table_params] + [m.table_params for m in known]

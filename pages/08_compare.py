@@ -27,9 +27,10 @@ if run.step_count == 0:
     st.stop()
 
 all_series, V = run.series(), base.vocab_size
-display.chart(compare.compare_loss(labels, all_series, blind_guess(V)))
-st.caption(captions.compare_loss_caption(labels, all_series, blind_guess(V)))
-left, right = st.columns(2)
+blind, name = blind_guess(V, base), f"{base.negatives + 1} ln 2" if base.model == "sgns" else "ln V"
+display.chart(compare.compare_loss(labels, all_series, blind, name))
+st.caption(captions.compare_loss_caption(labels, all_series, blind, name))
+left, right = display.columns(2)
 with left:
     display.chart(compare.compare_counts(labels, all_series))
     st.caption(captions.compare_counts_caption(labels, all_series, *run.grad_masks_agree()))

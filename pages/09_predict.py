@@ -35,13 +35,13 @@ if rec is not None:
     if picks := quiz.score_picks(rec, last.picks):  # each picked row: did it move, and why
         st.dataframe(quiz.picks_table(picks, tr.vocab), hide_index=True)
         st.caption(captions.picks_caption(picks))
-    counts, (left, right) = quiz.breakdown(exp), st.columns([1, 1.8])
+    counts, (left, right) = quiz.breakdown(exp), display.columns([1, 1.8])
     with left:
         st.dataframe(predict.breakdown_table(counts), hide_index=True)
         st.caption(predict.breakdown_caption(counts, result.actual_grad, result.actual_moved))
     with right:
         table, n_rows = predict.reason_table(exp, rec.token_counts, tr.vocab)
-        st.dataframe(table, hide_index=True, height=320, column_config={"why": st.column_config.TextColumn(width="large")})  # noqa: E501  # fmt: skip
+        st.dataframe(table, hide_index=True, height=display.table_height(320), column_config={"why": st.column_config.TextColumn(width="large")})  # noqa: E501  # fmt: skip
         st.caption(captions.reasons_caption(len(table), n_rows))
 
 st.subheader(f"Step {tr.step_count + 1}: your prediction")
@@ -49,7 +49,7 @@ st.caption(captions.predict_run_caption(tr.cfg))
 if session.diverged():
     st.error(session.diverged())
     st.stop()
-batch = quiz.next_batch(tr)
+batch = display.bars(quiz.next_batch(tr))  # on the wall, fewer bars: each one labelled
 display.chart(train.batch_token_bars([tr.vocab[i] for i in batch.shown], batch.counts[batch.shown],
                                      captions.next_batch_title(batch)))  # fmt: skip
 options, label = quiz.pick_options(batch, tr.corpus.token_freq), "Which rows will move? Each pick is scored with why"

@@ -15,6 +15,10 @@ DECAY_STEPS = 20
 ui.page.setup("slow_motion", "One step in slow motion: lookup, loss, backward, the optimizer's step")
 tr = session.trainer()
 cfg, vocab = tr.cfg, tr.vocab
+if cfg.model != "skipgram":  # its stages are the full softmax's: a sigmoid loss over sampled rows is not shown
+    st.info("This page re-takes a full-softmax step (softmax, dL/dlogits). This run uses negative sampling: its "
+            "sigmoid stages are not shown here; its gradients are on Gradient masks.")  # fmt: skip
+    st.stop()
 steps = sm.replayable_steps(tr.history.steps, cfg)
 if tr.step_count and not steps:
     st.info(f"Re-taking a step replays the run from step 0: at this size, only steps up to {sm.replay_limit(cfg)}.")

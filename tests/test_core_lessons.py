@@ -54,6 +54,15 @@ def claim_holds(key: str, records, trainer: Trainer) -> bool:
         norms = np.sqrt((trainer.weight[last_rows].astype(np.float64) ** 2).sum(axis=1))
         within = norms <= trainer.cfg.max_norm + records[-1].update_norm[last_rows] + 1e-5
         return bool(renorm.any() and not (renorm & (counts == 0)).any() and within.all())
+    if key == "negative_sampling":  # head rows with a gradient: the true contexts and negatives, no more
+        drawn = [set(r.target_ids.tolist()) | set(r.negative_ids.ravel().tolist()) for r in records]
+        head = [set(np.flatnonzero(r.head_grad_mask).tolist()) for r in records]
+        k1 = trainer.cfg.negatives + 1
+        return (
+            drawn == head
+            and max(map(len, head)) <= k1 * trainer.cfg.batch_size < trainer.cfg.vocab_size
+            and bool((grad == (counts > 0)).all())
+        )
     raise AssertionError(key)
 
 

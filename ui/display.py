@@ -9,6 +9,7 @@ escapes are resolved); tests/test_inputs.py checks a real page's text."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import re
 import string
@@ -24,7 +25,10 @@ TICK_PX, TITLE_PX, TEXT_PX, AXIS_TITLE_PX = 18, 24, 18, 20
 LINE_SCALE, MIN_LINE_PX = 1.6, 3.5
 MARKER_SCALE, MIN_MARKER_PX = 1.5, 9
 MAX_LABELS = 30  # scatter points get their word as a visible label when a chart has at most this many
-CROWDED_TEXT_PX = 14  # labels a figure already draws on more points: bigger would bury the points
+CROWDED_TEXT_PX = 18  # labels a figure draws on more points: a readable subset of them, at full size (_thin_labels)
+WALL_COLUMNS = 5  # a wall table's columns beside its first: 1 + 5 fit 18 px text beside the sidebar at 1024 px
+MAX_BARS = 20  # bars of a batch chart on the wall: each one labelled, its label on its own at 18 px
+UPRIGHT_BAR_TEXT = 8  # a bar chart with more bars than this writes its values upright on the wall
 INK = {False: "#000000", True: "#FFFFFF"}
 GRID = {False: "#B0B0B0", True: "#5A5A5A"}
 _TAG = re.compile(r"<[^>]*>")
@@ -36,6 +40,12 @@ h1 { font-size: 2.1rem !important; }
 [data-testid^="stBaseButton"] { padding-left: 0.6rem; padding-right: 0.6rem; }
 [data-testid^="stBaseButton"] .stMarkdownEllipsis,
 [data-testid^="stBaseButton"] .stMarkdownEllipsis p { white-space: normal; overflow: visible; text-overflow: clip; }
+/* A phone: chart titles (wrapped at style.FULL_WIDTH_CHARS) in type that fits 350 px, and no plotly toolbar over them
+   (Streamlit's own toolbar still offers full screen) */
+@media (max-width: 640px) {
+  .js-plotly-plot .gtitle { font-size: 15px !important; }
+  .js-plotly-plot .modebar-container { display: none !important; }
+}
 """
 
 DISPLAY_CSS = """
@@ -50,12 +60,77 @@ DISPLAY_CSS = """
 [data-testid="stMetricLabel"] p { font-size: 18px; }
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] p { font-size: 2.6rem !important; }
 .ee-chart-title { font-size: 24px; font-weight: 700; line-height: 1.25; margin: 0.4rem 0 0 0; }
+[data-testid="stMain"] h2, [data-testid="stMain"] h3, [data-testid="stSidebar"] h2, [data-testid="stSidebar"] h3 {
+  font-size: 26px !important; }
+/* Widgets: what a select box, a tag, a number, a slider's ends and an upload hint say, and the sidebar's links */
+[data-testid="stSelectbox"] *, [data-testid="stMultiSelect"] *, [role="listbox"] *, [data-baseweb="select"] *,
+[data-testid="stNumberInput"] input, [data-testid="stTextInput"] input, [data-testid="stTextArea"] textarea,
+[data-testid="stSlider"] *, [data-testid="stFileUploader"] *, [data-testid="stTooltipContent"] *,
+[data-testid="stSidebarNav"] a *, [data-testid="stPageLink"] a *, [data-testid="stExpander"] summary *,
+[data-testid="stMarkdownContainer"] code, [data-testid="stCode"] code, [data-testid="stTable"] th,
+[data-testid="stTable"] td, [data-testid="stMetricLabel"] *, [data-testid="stMetricDelta"] *,
+[data-testid="stSidebar"] * { font-size: max(18px, 1em) !important; }
+/* Labels that Streamlit cuts with an ellipsis (a metric's label, a long page name, a chosen option) wrap instead */
+[data-testid="stMetricLabel"] *, [data-testid="stSidebarNav"] a *, [data-testid="stPageLink"] a *,
+[data-testid="stMultiSelectTagsContainer"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stMetricValue"] * { white-space: normal !important; overflow-wrap: anywhere; }
+/* A table drawn on a canvas (st.dataframe, 14 px type): zoomed to 18 px, and narrowed by as much to keep its width */
+[data-testid="stDataFrame"] { zoom: 1.3; max-width: calc(100% / 1.3) !important; }
+[data-testid="stDataFrame"] [data-testid="stDataFrameResizable"] { width: 100% !important; max-width: 100% !important; }
 """
 
 
 def on() -> bool:
     """Whether classroom display mode is on."""
     return bool(session.get("display_mode"))
+
+
+def columns(spec):
+    """st.columns(spec); on the wall, full-width containers one under the other: a chart in half of a 1024 px
+    screen is too narrow for 18 px ticks beside its plot."""
+    if not on():
+        return st.columns(spec)
+    return [st.container() for _ in range(spec if isinstance(spec, int) else len(spec))]
+
+
+def bars(shown):
+    """The batch charts' bars (rows, or a batch whose `shown` rows they are): on the wall the first MAX_BARS, so
+    each one carries its own label."""
+    if not on():
+        return shown
+    if dataclasses.is_dataclass(shown):
+        return dataclasses.replace(shown, shown=shown.shown[:MAX_BARS])
+    return shown[:MAX_BARS]
+
+
+def table(data, **kwargs) -> None:
+    """st.dataframe(data, **kwargs); on the wall HTML tables (st.table, no index) whose columns wrap to the page's
+    width at 18 px, where a zoomed canvas table would scroll its last columns out of sight: a wide one is split
+    into tables of WALL_COLUMNS columns, each led by the first column (the row's name)."""
+    if not on():
+        st.dataframe(data, **kwargs)
+        return
+    import pandas as pd  # on the wall only: the default path keeps its imports
+
+    frame = pd.DataFrame(data)
+    key, rest = frame.columns[:1].tolist(), frame.columns[1:].tolist()
+    for start in range(0, max(len(rest), 1), WALL_COLUMNS):
+        st.table(frame[key + rest[start : start + WALL_COLUMNS]].style.hide(axis="index"))
+
+
+def table_height(px: int):
+    """A table's height: `px`, or on the wall the default (its rows up to ten): a zoomed table (st.dataframe at 18 px,
+    DISPLAY_CSS) of a fixed height draws over what follows it."""
+    return "auto" if on() else px
+
+
+def labelled(n_points: int, drawn_up_to: int) -> bool | str:
+    """Whether a scatter of `n_points` shows every point's word (it draws them up to `drawn_up_to`); "some" on the
+    wall, where a crowded scatter labels a readable subset."""
+    if on() and MAX_LABELS < n_points <= drawn_up_to:
+        return "some"
+    return n_points <= drawn_up_to
 
 
 def css(display_mode: bool) -> str:
@@ -139,6 +214,8 @@ def _thicken(trace: dict, label: bool, ink: str) -> None:
                 textfont["color"] = ink
     elif kind == "bar" and ((trace.get("textfont") or {}).get("size") is not None or trace.get("text") is not None):
         _font(trace, "textfont", TEXT_PX)
+        if trace.get("x") is not None and len(trace["x"]) > UPRIGHT_BAR_TEXT:
+            trace["textangle"] = -90  # 18 px values over narrow bars: upright, each within its bar's width
     if kind in COLORBAR_TRACES:
         colorbar = _sub(trace, "colorbar")
         _font(colorbar, "tickfont", TICK_PX)
@@ -153,6 +230,66 @@ def _labelled_points(fig: dict) -> int:
         if trace.get("type", "scatter").startswith("scatter") and "markers" in mode and trace.get("text") is not None:
             total += len(_array(trace["x"])) if trace.get("x") is not None else 0
     return total
+
+
+LEGEND_CHAR_PX, LEGEND_ITEM_PX, LEGEND_ROW_PX, WALL_PLOT_PX = 10, 50, 30, 560
+
+
+def _legend_at_bottom(fig: dict, legend: dict, margin: dict) -> None:
+    """A horizontal legend at the figure's bottom edge, under the x axis's title, in a bottom margin made tall
+    enough for its rows (counted for a plot about WALL_PLOT_PX wide): a legend placed at a fraction of the plot's
+    height runs into 20 px axis titles."""
+    names = [str(t.get("name") or "") for t in fig.get("data", ()) if t.get("showlegend") is not False]
+    widths = [LEGEND_ITEM_PX + LEGEND_CHAR_PX * len(_TAG.sub("", name)) for name in names if name]
+    rows, used = 1, 0
+    for width in widths:
+        if used and used + width > WALL_PLOT_PX:
+            rows, used = rows + 1, 0
+        used += width
+    legend |= {"yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"}
+    below = 200 if fig["layout"].get("sliders") else 80  # the x axis's ticks and title (or an animation's slider)
+    margin["b"] = max(margin.get("b") or 0, below + LEGEND_ROW_PX * rows)
+
+
+def _thin_labels(fig: dict, layout: dict) -> None:
+    """Word labels on a readable subset of a crowded scatter's points: greedily, each label kept only where its
+    box (18 px type, above its point, for a plot about WALL_PLOT_PX wide) overlaps no label kept before it. Per
+    frame; the others keep their word for hover (texttemplate "")."""
+    x_range = (layout.get("xaxis") or {}).get("range")
+    y_range = (layout.get("yaxis") or {}).get("range")
+    margin = layout.get("margin") or {}
+    plot_h = max(200, (layout.get("height") or 450) - (margin.get("t") or 80) - (margin.get("b") or 80))
+    for data in [fig.get("data", ()), *(frame.get("data", ()) for frame in fig.get("frames") or ())]:
+        texts = [t for t in data if "text" in (t.get("mode") or "") and t.get("type", "scatter") == "scatter"
+                 and all(t.get(k) is not None for k in ("x", "y", "text"))]  # fmt: skip
+        if not texts:
+            continue
+        texts.sort(key=lambda t: len(_array(t["x"])))  # a trail's head (one point) first: its word is always shown
+        xs = [_array(t["x"]).astype(float) for t in texts]
+        ys = [_array(t["y"]).astype(float) for t in texts]
+        all_x, all_y = np.concatenate(xs), np.concatenate(ys)
+        lo_x, hi_x = x_range or [np.nanmin(all_x), np.nanmax(all_x)]
+        lo_y, hi_y = y_range or [np.nanmin(all_y), np.nanmax(all_y)]
+        sx, sy = WALL_PLOT_PX / ((hi_x - lo_x) or 1), plot_h / ((hi_y - lo_y) or 1)
+        px_all, py_all = all_x * sx, all_y * sy
+        finite = np.isfinite(px_all) & np.isfinite(py_all)
+        r = MIN_MARKER_PX * 1.5 / 2 + 1  # a point's radius on the wall: a label over another point hides it
+        kept = [(x - r, x + r, y - r, y + r) for x, y in zip(px_all[finite], py_all[finite], strict=True)]
+        for t, x, y in zip(texts, xs, ys, strict=True):
+            words = [str(w) for w in _array(t["text"]).tolist()] if not isinstance(t["text"], str) else [t["text"]]
+            template = []
+            for px, py, word in zip(x * sx, y * sy, words, strict=False):
+                half = (0.6 * TEXT_PX * len(html.unescape(word)) + 4) / 2
+                box = (px - half, px + half, py + 8, py + 8 + TEXT_PX + 6)  # above the point (y up)
+                free = (
+                    np.isfinite(px)
+                    and np.isfinite(py)
+                    and not any(box[0] < k[1] and k[0] < box[1] and box[2] < k[3] and k[2] < box[3] for k in kept)
+                )
+                if free:
+                    kept.append(box)
+                template.append("%{text}" if free else "")
+            t["texttemplate"] = template
 
 
 def _style_axis(axis: dict, ink: str, grid: str) -> None:
@@ -187,13 +324,20 @@ def display_style(fig, dark: bool = False) -> dict:
     _font(layout, "font", TEXT_PX)["color"] = ink
     title = _sub(layout, "title")
     _font(title, "font", TITLE_PX)["color"] = ink
-    _font(_sub(layout, "legend"), "font", TEXT_PX)
+    legend = _sub(layout, "legend")
+    _font(legend, "font", TEXT_PX)
     layout["height"] = int((layout.get("height") or 450) * 1.15)
     margin = _sub(layout, "margin")
     margin["autoexpand"] = True  # bigger ticks need more room than a page's fixed margins leave
     margin["t"] = max(margin.get("t") or 0, 80 if title.get("text") else 30)
+    if legend.get("orientation") == "h":
+        _legend_at_bottom(out, legend, margin)
     for axis in [*_subplots(layout, "xaxis"), *_subplots(layout, "yaxis")]:
         _style_axis(axis, ink, grid)
+        if axis.get("tickangle") not in (None, 0):
+            axis["tickangle"] = -90  # upright labels: a slanted one's box runs over its neighbours'
+    if not label and _labelled_points(out) > 0 and any("text" in (t.get("mode") or "") for t in out.get("data", ())):
+        _thin_labels(out, layout)
     for scene in _subplots(layout, "scene"):
         for axis in (_sub(scene, "xaxis"), _sub(scene, "yaxis"), _sub(scene, "zaxis")):
             _font(axis, "tickfont", TICK_PX - 4)  # 3-D ticks crowd each other sooner
@@ -202,7 +346,7 @@ def display_style(fig, dark: bool = False) -> dict:
         annotation_font = _font(annotation, "font", TEXT_PX)
         annotation_font["color"] = annotation_font.get("color") or ink
     for slider in layout.get("sliders") or ():
-        _font(slider, "font", TEXT_PX - 2)
+        _font(slider, "font", TEXT_PX)
         _font(_sub(slider, "currentvalue"), "font", AXIS_TITLE_PX)
     for menu in layout.get("updatemenus") or ():
         _font(menu, "font", TEXT_PX)
@@ -224,7 +368,10 @@ def without_title(fig):
         return fig
     layout = _sub(fig, "layout")
     _sub(layout, "title").pop("text", None)
-    _sub(layout, "margin")["t"] = 30
+    above = [a for a in layout.get("annotations") or () if a.get("yref") == "paper" and (a.get("y") or 0) >= 1]
+    lines = max((1 + str(a.get("text") or "").count("<br>") for a in above), default=0)  # panel titles
+    size = max(((a.get("font") or {}).get("size") or TEXT_PX for a in above), default=TEXT_PX)
+    _sub(layout, "margin")["t"] = 30 + int(lines * (size + 8))
     return fig
 
 

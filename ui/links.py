@@ -14,18 +14,22 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core import INITS, OPTIMIZERS, ConfigError, TrainConfig, replay
+from core.config import MODELS
 from ui import session
 from ui.display import md_escape
 
-INT_FIELDS = ("vocab_size", "dim", "batch_size", "seed", "window")
+INT_FIELDS = ("vocab_size", "dim", "batch_size", "seed", "window", "negatives")
 FLOAT_FIELDS = ("lr", "momentum", "beta1", "beta2", "weight_decay")
 BOOL_FIELDS = ("sparse", "tie_weights", "nesterov")
 OPTIONAL_INT_FIELDS = ("padding_idx",)
 OPTIONAL_FLOAT_FIELDS = ("max_norm",)
-CHOICE_FIELDS = {"optimizer": tuple(OPTIMIZERS), "init": tuple(INITS)}
+CHOICE_FIELDS = {"optimizer": tuple(OPTIMIZERS), "init": tuple(INITS), "model": tuple(MODELS)}
 # every TrainConfig field but corpus_text (a pasted text does not fit in a link)
-URL_FIELDS = (*INT_FIELDS[:2], "optimizer", *FLOAT_FIELDS, *INT_FIELDS[2:], "init", *OPTIONAL_INT_FIELDS,
-              *OPTIONAL_FLOAT_FIELDS, *BOOL_FIELDS)  # fmt: skip
+URL_FIELDS = (*INT_FIELDS[:2], "optimizer", *FLOAT_FIELDS, *INT_FIELDS[2:5], "init", *OPTIONAL_INT_FIELDS,
+              *OPTIONAL_FLOAT_FIELDS, *BOOL_FIELDS, "model", "negatives")  # fmt: skip
+# Settings added after links were shared: written only when not at their default, so a link made before them (and
+# the address bar of a run that leaves them alone) reads exactly as it did.
+LATER_FIELDS = {"model": TrainConfig.model, "negatives": TrainConfig.negatives}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}  # a view flag also reads "" as off
@@ -106,7 +110,8 @@ def parse_query(query: Mapping[str, str | list[str]]) -> tuple[dict, dict[str, s
 def to_query(cfg: TrainConfig) -> dict[str, str]:
     """The config as query parameters: every setting but the corpus text; an unset optional is left out."""
     values = {field: getattr(cfg, field) for field in URL_FIELDS}
-    return {field: str(v).lower() if isinstance(v, bool) else str(v) for field, v in values.items() if v is not None}
+    values = {f: v for f, v in values.items() if v is not None and (f not in LATER_FIELDS or v != LATER_FIELDS[f])}
+    return {field: str(v).lower() if isinstance(v, bool) else str(v) for field, v in values.items()}
 
 
 STEP, PROJECTOR, THEME = "step", "projector", "theme"  # query parameters besides the config's (a contract)

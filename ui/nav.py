@@ -27,7 +27,7 @@ PAGES = (
     Page("pages/01_train.py", "Train", "train", ":material/play_circle:",
          "How does it learn? Lookup, loss, backward, optimizer step, one batch at a time."),
     Page("pages/02_gradient_masks.py", "Gradient masks", "gradient_masks", ":material/grid_on:",
-         "Which rows get a gradient? The looked-up ones (a tied head: every row); repeats add up."),
+         "Which rows get a gradient? The looked-up ones (a tied softmax head: every row); repeats add up."),
     Page("pages/03_row_updates.py", "Row updates", "row_updates", ":material/trending_up:",
          "Is the gradient the update? Not for Adam, momentum or weight decay: they move unused rows too."),
     Page("pages/04_embedding_space.py", "Embedding space", "embedding_space", ":material/scatter_plot:",

@@ -12,28 +12,43 @@ from plotly.subplots import make_subplots
 from core.compare import Series
 from ui.figures.style import FONT_SIZE, LEGEND_BELOW, OKABE_ITO, category_colour, plain, style
 
-DASHES = ("solid", "dash", "dot", "dashdot")  # members whose curves coincide (Adam, AdamW) stay visible
+# Members whose curves coincide (Adam and AdamW without decay) stay apart: each its own colour, dash and marker
+DASHES = ("solid", "dash", "dot", "dashdot")
+SYMBOLS = ("circle", "square-open", "diamond", "triangle-up-open")  # open and larger, filled and smaller: two markers
+MARKER_SIZES = (10, 14, 9, 14)  # on the same point both show (the open one's outline around the filled one)
+MEMBER_COLOURS = (OKABE_ITO[3], OKABE_ITO[4], OKABE_ITO[5], OKABE_ITO[7])  # blue, vermillion, pink, black: no
+# orange (the optimizer state's colour elsewhere) and no yellow (#F0E442 is faint on white)
+MARKERS_SHOWN = 12  # markers per curve: enough to tell two coinciding curves apart, few enough to read the line
 
 
 def _member_colour(i: int) -> str:
-    return OKABE_ITO[(i + 3) % len(OKABE_ITO)]  # blue, vermillion, pink, yellow: apart from orange (state)
+    return MEMBER_COLOURS[i % len(MEMBER_COLOURS)]
 
 
 def _member_line(i: int) -> dict:
     return {"color": _member_colour(i), "width": 2.5, "dash": DASHES[i % len(DASHES)]}
 
 
+def _member_marker(i: int) -> dict:
+    symbol, size = SYMBOLS[i % len(SYMBOLS)], MARKER_SIZES[i % len(MARKER_SIZES)]
+    colour = _member_colour(i)
+    return {"symbol": symbol, "size": size, "color": colour, "maxdisplayed": MARKERS_SHOWN, "line": {"width": 2}}
+
+
 def _member_curves(labels: Sequence[str], series: Sequence[Series], field: str) -> go.Figure:
     fig = go.Figure()
     for i, (label, s) in enumerate(zip(labels, series, strict=True)):
-        fig.add_trace(go.Scatter(x=s.steps, y=getattr(s, field), mode="lines", name=label, line=_member_line(i)))
+        fig.add_trace(
+            go.Scatter(x=s.steps, y=getattr(s, field), mode="lines+markers", name=label, line=_member_line(i),
+                       marker=_member_marker(i))
+        )  # fmt: skip
     return fig
 
 
-def compare_loss(labels: Sequence[str], series: Sequence[Series], blind_guess: float) -> go.Figure:
-    """Each member's loss per step on one chart, with ln V (a blind guess) dashed."""
+def compare_loss(labels: Sequence[str], series: Sequence[Series], blind_guess: float, name: str = "ln V") -> go.Figure:
+    """Each member's loss per step on one chart, with the blind guess `name` (ln V; SGNS: (k+1) ln 2) dashed."""
     fig = _member_curves(labels, series, "loss")
-    fig.add_hline(y=blind_guess, line={"dash": "dash", "color": "#777777"}, annotation_text="ln V: a blind guess")
+    fig.add_hline(y=blind_guess, line={"dash": "dash", "color": "#777777"}, annotation_text=f"{name}: a blind guess")
     return style(
         fig, "Loss per step, same batches", height=360, xaxis_title="step", yaxis_title="loss", legend=LEGEND_BELOW
     )
@@ -44,8 +59,8 @@ def compare_counts(labels: Sequence[str], series: Sequence[Series]) -> go.Figure
     fig = go.Figure()
     for i, (label, s) in enumerate(zip(labels, series, strict=True)):
         colour = _member_colour(i)
-        fig.add_trace(go.Scatter(x=s.steps, y=s.moved_rows, mode="lines", name=f"{label}: moved",
-                                 line={"color": colour, "width": 2.5}))  # fmt: skip
+        fig.add_trace(go.Scatter(x=s.steps, y=s.moved_rows, mode="lines+markers", name=f"{label}: moved",
+                                 line={"color": colour, "width": 2.5}, marker=_member_marker(i)))  # fmt: skip
         fig.add_trace(go.Scatter(x=s.steps, y=s.grad_rows, mode="lines", name=f"{label}: gradient",
                                  line={"color": colour, "width": 2, "dash": "dot"}))  # fmt: skip
     return style(
@@ -69,7 +84,8 @@ def compare_row_trajectory(
     fig = go.Figure()
     for i, (label, (steps, norms, had_grad)) in enumerate(zip(labels, trajectories, strict=True)):
         colour = _member_colour(i)
-        marker = {"size": 8, "color": np.where(had_grad, colour, "white"), "line": {"color": colour, "width": 1.5}}
+        marker = {"size": 8, "color": np.where(had_grad, colour, "white"), "line": {"color": colour, "width": 1.5},
+                  "symbol": SYMBOLS[i % len(SYMBOLS)]}  # fmt: skip
         fig.add_trace(
             go.Scatter(x=steps, y=norms, mode="lines+markers", name=label, line=_member_line(i), marker=marker)
         )

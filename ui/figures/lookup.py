@@ -15,18 +15,21 @@ from ui.figures.style import FROM_STATE, MAGNITUDE, SIGNED, USED, plain, style
 def one_hot_product(one_hot: np.ndarray, weight: np.ndarray, rows: np.ndarray, tokens: Sequence[str]) -> go.Figure:
     """one_hot (B x V) times W (V x D) gives the selected rows (B x D): the three matrices side by side."""
     tokens = [plain(t) for t in tokens]
-    titles = ("one_hot(x)  (B × V)", "W  (V × D)", "= one_hot(x) @ W  (B × D)")
-    fig = make_subplots(rows=1, cols=3, column_widths=[0.45, 0.3, 0.25], subplot_titles=titles, horizontal_spacing=0.06)
+    titles = ("one_hot(x)<br>(B × V)", "W<br>(V × D)", "one_hot(x) @ W<br>(B × D)")  # two lines: narrow panels
+    # Gaps wide enough for W's row ticks (the next panel's left) and the colour bar of the product
+    widths, gap = [0.36, 0.32, 0.32], 0.08
+    fig = make_subplots(rows=1, cols=3, column_widths=widths, subplot_titles=titles, horizontal_spacing=gap)
     peak = float(np.abs(weight).max()) or 1.0
     fig.add_trace(go.Heatmap(z=one_hot, y=list(tokens), colorscale=MAGNITUDE, showscale=False), 1, 1)
     fig.add_trace(go.Heatmap(z=weight, colorscale=SIGNED, zmin=-peak, zmax=peak, showscale=False), 1, 2)
-    fig.add_trace(go.Heatmap(z=rows, y=list(tokens), colorscale=SIGNED, zmin=-peak, zmax=peak), 1, 3)
+    colorbar = {"thickness": 12, "len": 0.9}  # thin: the three panels share the width
+    fig.add_trace(go.Heatmap(z=rows, y=list(tokens), colorscale=SIGNED, zmin=-peak, zmax=peak, colorbar=colorbar), 1, 3)
     fig.update_yaxes(autorange="reversed")
     fig.update_yaxes(showticklabels=False, row=1, col=3)  # the same tokens as the first panel's rows
     fig.update_xaxes(title_text="vocabulary row", row=1, col=1)
     fig.update_xaxes(title_text="dimension", row=1, col=2)
     fig.update_xaxes(title_text="dimension", row=1, col=3)
-    return style(fig, "A lookup is a one-hot matrix product: each 1 picks one row of W", height=380)
+    return style(fig, "A lookup is a one-hot matrix product: each 1 picks one row of W", height=400)
 
 
 def init_histogram(values: np.ndarray, expected_std: float | None, title: str) -> go.Figure:

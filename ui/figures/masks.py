@@ -84,10 +84,11 @@ def contributions_heatmap(
 
 def grad_norm_contrast(
     rows: np.ndarray, labels: Sequence[str], embedding_norm: np.ndarray, head_norm: np.ndarray, title: str,
-    panel_titles: tuple[str, str] = ("embedding table", "output head"),
+    panel_titles: tuple[str, str] = ("embedding table", "output head"), y_title: str = "gradient norm",
 ) -> dict:  # fmt: skip
     """Per-row gradient norms side by side: the embedding table's and the untied head's (the two panels, shared y
-    axis and panel titles that plotly's make_subplots(1, 2, shared_yaxes=True, horizontal_spacing=0.04) lays out)."""
+    axis and panel titles that plotly's make_subplots(1, 2, shared_yaxes=True, horizontal_spacing=0.04) lays out).
+    A tied head passes its two paths' masks (1 or 0) with `y_title` saying so."""
     text = np.asarray(labels, dtype=object)
     data = [
         trace("bar", x=rows, y=norms, marker={"color": np.where(norms > 0, USED, NOT_USED)}, customdata=text,
@@ -97,7 +98,7 @@ def grad_norm_contrast(
     domains = ([0.0, 0.48], [0.52, 1.0])
     layout = {
         "xaxis": {"anchor": "y", "domain": domains[0]} | row_axis(rows),
-        "yaxis": {"anchor": "x", "domain": [0.0, 1.0], "title": {"text": "gradient norm"}},
+        "yaxis": {"anchor": "x", "domain": [0.0, 1.0], "title": {"text": y_title}},
         "xaxis2": {"anchor": "y2", "domain": domains[1]} | row_axis(rows),
         "yaxis2": {"anchor": "x2", "domain": [0.0, 1.0], "matches": "y", "showticklabels": False},
         "annotations": [

@@ -24,7 +24,8 @@ def table_sizes(names: Sequence[str], params: Sequence[float], highlight: str) -
     """Token-table parameters per model, log scale, the user's run highlighted."""
     colours = [FROM_STATE if n == highlight else FROM_GRADIENT for n in names]
     fig = go.Figure(go.Bar(x=list(names), y=list(params), marker_color=colours, text=[_short(p) for p in params]))
-    fig.update_traces(textposition="outside", cliponaxis=False, textfont_size=14)
+    fig.update_traces(textposition="outside", cliponaxis=False, textfont_size=14, constraintext="none")  # never shrunk
+    fig.update_xaxes(tickangle=-45)  # a fixed angle (plotly's own choice slants them into each other's boxes)
     fig.update_yaxes(type="log", title_text="parameters in the token table (V × D)")
     return style(fig, "Token-table size: from your run to Llama 3 405B (log scale)", height=420)
 

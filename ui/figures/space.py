@@ -138,8 +138,19 @@ def embedding_animation(
                       for s in steps],
         }],
     )  # fmt: skip
-    fig = style(fig, title, height=600, legend={"itemsizing": "constant", "font": {"size": FONT_SIZE}})
-    return merge(fig, {"layout": {"margin": {"b": 130}}})
+    legend = {
+        "itemsizing": "constant",
+        "font": {"size": FONT_SIZE},
+        "orientation": "h",
+        "x": 0,
+        "xanchor": "left",
+        "yref": "container",
+        "y": 0,
+        "yanchor": "bottom",
+    }  # under the slider: at the side it took 40% of a phone
+    fig = style(fig, title, height=600, legend=legend)
+    rows = 1 + (len(cats) + len(trail_rows)) // 3  # legend rows, three entries a row on a phone
+    return merge(fig, {"layout": {"margin": {"b": 190 + 30 * rows}}})  # the slider, then the legend
 
 
 def _axis_range(values: np.ndarray) -> list[float]:

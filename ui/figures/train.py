@@ -3,18 +3,29 @@ batch's token counts. Plain-data figures (ui.figures.style.figure): built on eve
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from ui.figures.style import NOT_USED, PADDING, SIGNED, USED, colorscale, figure, style, symmetric, trace
+from ui.figures.style import FONT_SIZE, NOT_USED, PADDING, SIGNED, USED, colorscale, figure, style, symmetric, trace
 
 STATUS_TEXT = np.array(["not used", "used this step", "padding"], dtype=object)
 
 
-def loss_curve(steps: np.ndarray, losses: np.ndarray, marked_step: int | None = None) -> dict:
-    """Training loss per kept step, with the chosen step marked."""
+def loss_curve(steps: np.ndarray, losses: np.ndarray, marked_step: int | None = None, cfg=None) -> dict:
+    """Training loss per kept step, with the chosen step marked and, given the run's TrainConfig, the loss of a
+    blind guess dashed and labelled with its value (ln V for a softmax over the V tokens)."""
     data = [trace("scatter", x=steps, y=losses, mode="lines", line={"color": USED, "width": 2.5}, name="loss")]
+    layout = {}
+    if cfg is not None:
+        blind_guess = cfg.blind_loss
+        blind_label = "ln V" if math.isclose(blind_guess, math.log(cfg.vocab_size)) else "blind guess"
+        layout["shapes"] = [{"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": blind_guess,
+                             "y1": blind_guess, "line": {"color": "#555555", "dash": "dash", "width": 2}}]  # fmt: skip
+        layout["annotations"] = [{"text": f"{blind_label} = {blind_guess:.2f}", "showarrow": False, "xref": "x domain",
+                                  "x": 1, "xanchor": "right", "yref": "y", "y": blind_guess, "yanchor": "bottom",
+                                  "font": {"size": FONT_SIZE, "color": "#555555"}}]  # fmt: skip
     if marked_step is not None:
         where = np.flatnonzero(np.asarray(steps) == marked_step)
         if where.size:
@@ -25,7 +36,7 @@ def loss_curve(steps: np.ndarray, losses: np.ndarray, marked_step: int | None = 
                 )
             )  # fmt: skip
     return style(
-        figure(data), "Loss per step", height=330, showlegend=False, fixed_margin={"l": 70, "b": 60},
+        figure(data, layout), "Loss per step", height=330, showlegend=False, fixed_margin={"l": 70, "b": 60},
         xaxis_title="step", yaxis_title="loss", half=True,
     )  # fmt: skip
 

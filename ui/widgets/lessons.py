@@ -73,5 +73,6 @@ def lesson_panel() -> None:
         st.warning(f"Not (yet) on your run: {verdict.evidence}")
     if records:
         st.caption(
-            f"Loss (mean of the last steps) {verdict.recent_loss:.3f}; ln V, a blind guess: {verdict.blind_guess:.3f}."
+            f"Loss (mean of the last steps) {verdict.recent_loss:.3f}; {verdict.blind_name}, a blind guess: "
+            f"{verdict.blind_guess:.3f}."
         )

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import INITS, OPTIMIZERS, ConfigError, TrainConfig
 from core.captions import describe_run
-from core.config import largest_vocab_that_fits
+from core.config import MODELS, largest_vocab_that_fits
 from core.corpus import decode_text, text_coverage, text_problem
 from core.limits import MAX_CORPUS_CHARS
 from core.optimizers import default_lr_for
@@ -168,18 +168,31 @@ def _choice(field: str, label: str, options: dict, errors: dict[str, str], help:
 
 
 def _table(errors: dict[str, str]) -> None:
+    _choice("model", "Model around the table", {k: f"{k}: {v}" for k, v in MODELS.items()}, errors,
+            "The same nn.Embedding token table in each. The full softmax scores every head row for every pair; "
+            "negative sampling (word2vec) scores the true context and k rows drawn from the unigram distribution "
+            "to the 3/4 power, so only those head rows get a gradient.")  # fmt: skip
+    if session.store()["model"] == "sgns" or "negatives" in errors:  # k: negative sampling's (or a link's bad k)
+        _int(
+            "negatives",
+            "Negatives k per pair",
+            errors,
+            "Head rows sampled per (centre, context) pair, from the run's seed (word2vec: 5-20 on small data).",
+        )
     _int("vocab_size", "Vocabulary size V (rows)", errors, "How many tokens the table has a row for.")
     _int("dim", "Dimension D (columns)", errors,
          "How many numbers each token's vector has. A learning rate left at its default follows it.")  # fmt: skip
     _choice("init", "Initialisation", {k: f"{k}: {v}" for k, v in INITS.items()}, errors)
     _optional("padding_idx", "padding_idx", errors, "This row starts at zero and the lookup sends it no gradient. "
-              "A tied output head still does: with the head tied, the padding row gets a gradient and moves.",
+              "A tied output head still does: with the head tied, the padding row gets a gradient (negative "
+              "sampling: when it draws the row) and moves.",
     )  # fmt: skip
     _optional("max_norm", "max_norm", errors,
               "A looked-up row longer than this is rescaled to this length, in place, in the forward pass.",
     )  # fmt: skip
     _toggle("sparse", "sparse=True (sparse gradients)", errors, "Only SGD, Adagrad and SparseAdam accept them.")
-    _toggle("tie_weights", "Tie the output head to the table", errors, "As GPT-2 does: every row then gets a gradient.")
+    _toggle("tie_weights", "Tie the output head to the table", errors, "As GPT-2 does: the head's gradient then lands "
+            "in the table (the full softmax: every row, every step; negative sampling: the sampled rows).")  # fmt: skip
 
 
 def _optimizer(errors: dict[str, str]) -> None:
