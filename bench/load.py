@@ -189,7 +189,7 @@ class Session:
         kind = element.WhichOneof("type")
         if kind == "button":
             self.buttons[element.button.label] = (element.button.id, fragment_id, element.button.disabled)
-            if element.button.id.endswith("train_run"):
+            if element.button.id.endswith(("train_run", "train_pause")):
                 self.run_label = element.button.label
         elif kind == "metric" and element.metric.label == "Step":
             self.step_shown = int(element.metric.body.replace(",", ""))

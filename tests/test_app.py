@@ -88,8 +88,8 @@ def test_run_toggles_to_pause_and_reset_goes_back_to_step_0():
     at = on_train()
     at.button(key="train_run").click().run()
     assert at.session_state.running
-    assert at.button(key="train_run").label == "Pause"
-    at.button(key="train_run").click().run()
+    assert at.button(key="train_pause").label == "Pause"
+    at.button(key="train_pause").click().run()
     assert not at.session_state.running and at.button(key="train_run").label == "Run"
     at.button(key="train_step_10").click().run()
     at.button(key="train_reset").click().run()

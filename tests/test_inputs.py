@@ -224,7 +224,7 @@ def test_reset_with_a_smaller_learning_rate_works_end_to_end(query):
 def test_a_run_stops_when_its_page_is_left_and_a_stale_tick_does_not_train():
     at = on_train()
     at.button(key="train_run").click().run()  # Run -> Pause -> Run, as in the report
-    at.button(key="train_run").click().run()
+    at.button(key="train_pause").click().run()
     at.button(key="train_run").click().run()
     assert at.session_state.running
     browser = Browser(at)

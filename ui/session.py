@@ -376,7 +376,8 @@ def set_running_and_rerun(on: bool) -> None:
     """Run (on=True) or Pause (on=False) as a button's on_click: set `running` (on only on the Train page) and rerun
     the whole page, which (re)starts or stops the fragment's timer, even when the click's rerun was folded into a
     timer's fragment rerun. It sets, never flips: under load Streamlit 1.67 can deliver one click's trigger twice
-    (replayed after the callback's st.rerun), and a flip then undid the Pause (seen in tests/test_browser.py)."""
+    (replayed after the callback's st.rerun), and a flip then undid the Pause (seen in tests/test_browser.py); Run
+    and Pause are two keys (ui.training.step_row), so a late replay cannot reach the other button's args."""
     ss = st.session_state
     ss.running = on and ss.get("page") == TRAIN_PAGE
     st.rerun()

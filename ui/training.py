@@ -194,8 +194,11 @@ def step_row(tick_seconds: float) -> None:
         col.button(label, key=f"train_step_{n}", width="stretch", disabled=session.running() or busy,
                    on_click=session.put, args=("train_asked", n))  # fmt: skip
     running = session.running()
-    buttons[3].button("Pause" if running else "Run", key="train_run", type="primary", width="stretch", disabled=busy,
-                      on_click=session.set_running_and_rerun, args=(not running,))  # fmt: skip
+    # Two keys, not one relabelled button: a click's trigger that Streamlit replays after the full rerun would
+    # otherwise reach the button as redrawn (Run again) and undo the Pause (seen in tests/test_browser.py)
+    buttons[3].button("Pause" if running else "Run", key="train_pause" if running else "train_run", type="primary",
+                      width="stretch", disabled=busy, on_click=session.set_running_and_rerun,
+                      args=(not running,))  # fmt: skip
     if buttons[4].button("Reset", key="train_reset", width="stretch", disabled=busy):
         session.reset()
         st.rerun()
