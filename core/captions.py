@@ -248,8 +248,8 @@ def contribution_story(rec, row: int, contribs: np.ndarray, padding_idx: int | N
 def blind_guess(vocab_size: int, cfg: TrainConfig | None = None) -> tuple[float, str]:
     """(the loss of a model that knows nothing, its name as a sentence writes it): 'ln V = 4.09' for the full
     softmax, '6 ln 2 = 4.16' for negative sampling with k = 5 (cfg.blind_loss: every score 0)."""
-    if cfg is not None and cfg.model == "sgns":
-        return cfg.blind_loss, f"{cfg.negatives + 1} ln 2 = {cfg.blind_loss:.2f}"
+    if cfg is not None:
+        return cfg.blind_loss, f"{cfg.blind_name} = {cfg.blind_loss:.2f}"
     return math.log(vocab_size), f"ln V = {math.log(vocab_size):.2f}"
 
 

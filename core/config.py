@@ -79,6 +79,11 @@ class TrainConfig:
         (k+1) ln 2 for SGNS (sigmoid 1/2 for the true context and for each of the k negatives)."""
         return (self.negatives + 1) * math.log(2.0) if self.model == "sgns" else math.log(self.vocab_size)
 
+    @property
+    def blind_name(self) -> str:
+        """How a sentence names blind_loss: "ln V", or negative sampling's "6 ln 2" (k = 5)."""
+        return f"{self.negatives + 1} ln 2" if self.model == "sgns" else "ln V"
+
     def replace(self, **changes) -> TrainConfig:
         """A copy with some fields changed (validated like any other). It keeps this config's resolved lr and
         weight_decay unless `changes` names them: pass `lr=None, weight_decay=None` for a new optimizer's defaults."""

@@ -134,10 +134,9 @@ LESSONS: dict[str, Lesson] = {
 }  # fmt: skip
 
 
-def blind_guess(vocab_size: int, cfg: TrainConfig | None = None) -> float:
-    """ln V: the loss of predicting every token with probability 1/V. Given a cfg, its model's (cfg.blind_loss:
-    negative sampling's is (k+1) ln 2, every sigmoid at 1/2)."""
-    return math.log(vocab_size) if cfg is None else cfg.blind_loss
+def blind_guess(vocab_size: int) -> float:
+    """ln V: the loss of predicting every token with probability 1/V (a run's own: TrainConfig.blind_loss)."""
+    return math.log(vocab_size)
 
 
 def check(lesson: Lesson, records: Sequence[StepRecord], weight: np.ndarray | None = None) -> Verdict:
@@ -145,11 +144,10 @@ def check(lesson: Lesson, records: Sequence[StepRecord], weight: np.ndarray | No
     `weight`, the table after the last record, lets the max_norm check bound the looked-up rows' norms too."""
     cfg = lesson.config()
     if not records:
-        return Verdict(False, "No step yet: train first.", math.nan, blind_guess(cfg.vocab_size, cfg))
+        return Verdict(False, "No step yet: train first.", math.nan, cfg.blind_loss, cfg.blind_name)
     recent = float(np.mean([r.loss for r in records[-RECENT:]]))
     holds, evidence = _CHECKS[lesson.key](records, cfg, weight)
-    name = f"{cfg.negatives + 1} ln 2" if cfg.model == "sgns" else "ln V"
-    return Verdict(bool(holds), evidence, recent, blind_guess(cfg.vocab_size, cfg), name)
+    return Verdict(bool(holds), evidence, recent, cfg.blind_loss, cfg.blind_name)
 
 
 def _moved_without_grad(r: StepRecord) -> int:

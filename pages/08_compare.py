@@ -4,7 +4,6 @@ import streamlit as st
 
 import ui.page
 from core import captions
-from core.lessons import blind_guess
 from ui import display, session
 from ui.figures import compare
 from ui.widgets import compare as controls
@@ -27,7 +26,7 @@ if run.step_count == 0:
     st.stop()
 
 all_series, V = run.series(), base.vocab_size
-blind, name = blind_guess(V, base), f"{base.negatives + 1} ln 2" if base.model == "sgns" else "ln V"
+blind, name = base.blind_loss, base.blind_name
 display.chart(compare.compare_loss(labels, all_series, blind, name))
 st.caption(captions.compare_loss_caption(labels, all_series, blind, name))
 left, right = display.columns(2)
