@@ -41,11 +41,14 @@ def bare_model_step(trainer: Trainer) -> None:
     model, cfg, device = trainer.model, trainer.cfg, trainer.device
     if cfg.model == "skipgram":
         return bare_step(model, trainer.optimizers, trainer.corpus, trainer._rng, cfg.batch_size, device)
-    centres, targets = trainer.corpus.sample(trainer._rng, cfg.batch_size)
-    negatives = draw_negatives(trainer._noise_cdf, trainer._noise_rng, len(centres), cfg.negatives)
+    centres, targets = trainer._batch(trainer._rng)  # a GPT's (B, T) windows and next tokens
+    negatives = None
+    if cfg.model == "sgns":
+        negatives = draw_negatives(trainer._noise_cdf, trainer._noise_rng, len(centres), cfg.negatives)
     for optimizer in trainer.optimizers:
         optimizer.zero_grad(set_to_none=True)
-    model.loss(*(torch.from_numpy(a).to(device) for a in (centres, targets, negatives)))[0].backward()
+    batch = (None if a is None else torch.from_numpy(a).to(device) for a in (centres, targets, negatives))
+    model.loss(*batch)[0].backward()
     for optimizer in trainer.optimizers:
         optimizer.step()
     return None

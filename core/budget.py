@@ -61,6 +61,9 @@ class RunSettings(Protocol):
     corpus_text: str | None
     model: str
     negatives: int
+    context: int
+    layers: int
+    heads: int
 
     @property
     def sparse_grad(self) -> bool: ...
@@ -94,6 +97,21 @@ class RunBytes:
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"total": self.total}
 
 
+def lookups(cfg: RunSettings) -> int:
+    """Token rows a step looks up: B (centres), or a GPT's B x T window positions."""
+    return cfg.batch_size * (cfg.context if cfg.model == "gpt" else 1)
+
+
+def gpt_params(cfg: RunSettings) -> int:
+    """A GPT's parameters beside the token table and head: per block attention (in_proj 3D x D + 3D, out_proj
+    D x D + D), feed-forward (4D x D + 4D, D x 4D + D) and two LayerNorms (4D); the positional table (T x D) and
+    the final LayerNorm (2D). 0 for the skip-gram models."""
+    if cfg.model != "gpt":
+        return 0
+    d = cfg.dim
+    return cfg.layers * (12 * d * d + 13 * d) + cfg.context * d + 2 * d
+
+
 def record_bytes(cfg: RunSettings) -> int:
     """Bytes of one StepRecord: (V,) arrays, (B,) ids and the (B, D) contributions, plus its objects."""
     per_row = FLOAT * 11 + 1 * 2 + 4  # 11 float32 arrays (4 of them the move's split), 2 masks, int32 counts
@@ -101,7 +119,8 @@ def record_bytes(cfg: RunSettings) -> int:
     per_position = INDEX * 2 + FLOAT * cfg.dim  # input and target ids, output_grad
     if cfg.model == "sgns":
         per_position += INDEX * cfg.negatives  # negative_ids
-    return cfg.vocab_size * per_row + cfg.batch_size * per_position + RECORD_OVERHEAD
+    positional = 2 * FLOAT * cfg.context if cfg.model == "gpt" else 0  # the positional table's norms and moves
+    return cfg.vocab_size * per_row + lookups(cfg) * per_position + positional + RECORD_OVERHEAD
 
 
 def history_bytes(cfg: RunSettings) -> int:
@@ -137,7 +156,7 @@ def _corpus_bytes(cfg: RunSettings) -> int:
 
 def run_bytes(cfg: RunSettings) -> RunBytes:
     """Every byte `Trainer(cfg)` holds or allocates at its peak, and what the pages derive from it."""
-    v, d, b = cfg.vocab_size, cfg.dim, cfg.batch_size
+    v, d, b = cfg.vocab_size, cfg.dim, lookups(cfg)  # b: the rows a step looks up (a GPT's B x T positions)
     frame = frame_bytes(cfg)
     slots = state_slots(cfg.optimizer, cfg.momentum)
     head_slots = 2 if cfg.optimizer == "sparse_adam" else slots  # SparseAdam's head gets a dense Adam
@@ -145,8 +164,10 @@ def run_bytes(cfg: RunSettings) -> RunBytes:
     tables = frame * (1 + slots) + table_grad
     if not cfg.tie_weights:
         tables += frame * (2 + head_slots)
+    others = gpt_params(cfg) * FLOAT  # a GPT's positional table and blocks: weights, gradients, state
+    tables += others * (2 + head_slots)
     decoupled = cfg.optimizer == "adamw"
-    temps = frame * (1 + (1 if cfg.weight_decay and not decoupled else 0))  # sqrt(v), grad + wd * w
+    temps = (frame + others) * (1 + (1 if cfg.weight_decay and not decoupled else 0))  # sqrt(v), grad + wd * w
     step_buffers = 2 * frame + 40 * v * FLOAT  # before, delta, and the step's (V,) norms and parts
     sgns = cfg.model == "sgns"
     ctx = b * (cfg.negatives + 1)  # SGNS: the (centre, context) pair's true context and its k negatives
@@ -165,6 +186,12 @@ def run_bytes(cfg: RunSettings) -> RunBytes:
         batch_by_vocab = 6 * ctx * FLOAT + 3 * v * 8  # scores, log-sigmoids, their gradients; the float64 cdf
         # the gathered (B, k+1, D) rows, their retained gradient, the gradient's sum per row; the ids and negatives
         activations += 3 * ctx * d * FLOAT + 3 * ctx * INDEX  # (an untied head is the context table: in `tables`)
+    if cfg.model == "gpt":  # per block, what backward keeps and makes: ~20 (B T, D) tensors (the inputs of its
+        # LayerNorms, q, k, v, attention's output, 4D-wide feed-forward before and after GELU, residuals) and as
+        # many gradients; the (B, H, T, T) attention scores in case the fused kernel is not used; the positions'
+        # sums, the final LayerNorm and their gradients
+        t = cfg.context
+        activations += cfg.layers * (40 * b * d + 3 * cfg.batch_size * cfg.heads * t * t) * FLOAT + 6 * b * d * FLOAT
     snapshots = snapshot_bytes(cfg) + frame + (MAX_FRAMES + 1) * FRAME_OVERHEAD  # + the copy being added
     layout_rows = min(v, UMAP_MAX_ROWS)
     caches = (

@@ -466,9 +466,13 @@ def scale_caption(mine: RunTable) -> str:
         if mine.tied
         else f"its separate output layer has another {mine.head_params:,}"
     )
+    blocks = mine.total_params - mine.table_params - mine.head_params - mine.position_params
+    others = "there are no others"
+    if mine.position_params or blocks:
+        others = f"the positional table holds {mine.position_params:,} and the transformer blocks {blocks:,}"
     return (
         f"Shares are of all parameters. Your model has {mine.total_params:,} parameters: the table holds "
-        f"{mine.table_params:,} ({percent(mine.table_share)}), and {head}; there are no others. "
+        f"{mine.table_params:,} ({percent(mine.table_share)}), and {head}; {others}. "
         "Training memory: weights, gradients and Adam's two moment estimates, 4 bytes each. "
         "GPT-4's architecture is unpublished; its tokenizer has 100,256 tokens."
     )
@@ -841,3 +845,40 @@ def picks_caption(picks: Sequence) -> str:
         return "Pick rows above the Step button next time: each pick is scored here with its reason."
     right = sum(p.right for p in picks)
     return f"{right} of {count(len(picks), 'picked row')} moved, as predicted; the reasons come from the step's record."
+
+
+def slow_motion_other_model(cfg: TrainConfig) -> str:
+    """Why Slow motion shows nothing for a model that is not skip-gram's full softmax."""
+    what = (
+        "negative sampling: its sigmoid stages"
+        if cfg.model == "sgns"
+        else "a small GPT: its transformer blocks between the lookup and the softmax"
+    )
+    return (
+        "This page re-takes a skip-gram step with a full softmax (lookup, softmax, dL/dlogits). This run uses "
+        f"{what} are not shown here; its gradients are on Gradient masks."
+    )
+
+
+def positions_title(n_positions: int, dim: int, step: int) -> str:
+    return f"The positional table ({n_positions:,} × {dim:,}) after step {step}: a row per position"
+
+
+def positions_caption(rec, what: str) -> str:
+    """What a GPT's step did to its positional table, counted from the record: `what` "gradient" or "move"."""
+    grad, moved = rec.position_grad_norm, rec.position_update_norm
+    n_positions = len(grad)
+    n_windows = len(rec.input_ids) // n_positions
+    every = f"each of the {n_windows:,} windows looks up position rows 0–{n_positions - 1} once"
+    if what == "gradient":
+        got = int((grad > 0).sum())
+        return (
+            f"Step {rec.step}: {got} of {n_positions} position rows got a gradient ({every}, so a position row's "
+            f"gradient is a sum of {n_windows:,} contributions). Token rows get one only where their token occurs."
+        )
+    n_moved = int((moved > 0).sum())
+    top = int(np.argmax(moved))
+    return (
+        f"Step {rec.step}: {n_moved} of {n_positions} position rows moved ({every}); the largest move, "
+        f"|Δ| = {moved[top]:.3g}, is position {top}'s."
+    )

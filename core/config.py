@@ -10,8 +10,11 @@ from core.corpus import count_words
 from core.errors import ConfigError
 from core.limits import (
     MAX_BATCH,
+    MAX_CONTEXT,
     MAX_CORPUS_CHARS,
     MAX_DIM,
+    MAX_HEADS,
+    MAX_LAYERS,
     MAX_LR,
     MAX_NEGATIVES,
     MAX_VOCAB,
@@ -31,6 +34,7 @@ INITS = {
 MODELS = {
     "skipgram": "Skip-gram, full softmax: the centre's row is scored against every head row",
     "sgns": "Skip-gram with negative sampling (word2vec): the true context and k sampled rows, sigmoid loss",
+    "gpt": "A small GPT: token and positional tables, causal transformer blocks, next-token prediction",
 }
 
 
@@ -58,6 +62,9 @@ class TrainConfig:
     corpus_text: str | None = None
     model: str = "skipgram"  # one of MODELS
     negatives: int = 5  # SGNS's k: sampled context rows per (centre, context) pair
+    context: int = 8  # GPT: the window's length T (and the positional table's rows)
+    layers: int = 1  # GPT: transformer blocks
+    heads: int = 2  # GPT: attention heads per block (the width D must divide into them)
 
     def __post_init__(self) -> None:
         if isinstance(self.optimizer, str) and self.optimizer in OPTIMIZERS:  # else _check_optimizer says so
@@ -144,6 +151,16 @@ def _check_model(cfg: TrainConfig) -> None:
     if cfg.model not in MODELS:
         raise ConfigError("model", f"Unknown model {cfg.model!r}; choose one of: {', '.join(MODELS)}.")
     _int_in(cfg, "negatives", 1, MAX_NEGATIVES, "The number of negatives k (sampled rows per pair)")
+    _int_in(cfg, "context", 2, MAX_CONTEXT, "The context length T (tokens per window)")
+    _int_in(cfg, "layers", 1, MAX_LAYERS, "The number of transformer blocks")
+    _int_in(cfg, "heads", 1, MAX_HEADS, "The number of attention heads")
+    if cfg.model == "gpt" and _is_int(cfg.dim) and cfg.dim % cfg.heads:
+        raise ConfigError(
+            "heads",
+            f"A width of {cfg.dim} does not split into {cfg.heads} attention heads (each head takes D / heads "
+            f"dimensions). Choose a number of heads that divides {cfg.dim}, such as "
+            f"{max(h for h in range(1, min(cfg.heads, cfg.dim) + 1) if cfg.dim % h == 0)}.",
+        )
 
 
 def _check_embedding(cfg: TrainConfig) -> None:
@@ -208,11 +225,12 @@ def _check_corpus(cfg: TrainConfig) -> None:
             f"Your text has {len(text):,} characters; the limit is {MAX_CORPUS_CHARS:,}. Use a shorter excerpt.",
         )
     n_words, n_distinct = count_words(text)
-    if n_distinct < 2 or n_words < 2 * cfg.window + 2:
+    needed = max(2 * cfg.window + 2, cfg.context + 1 if cfg.model == "gpt" else 0)  # a GPT's window and its target
+    if n_distinct < 2 or n_words < needed:
         raise ConfigError(
             "corpus_text",
             f"Your text has {n_words} words ({n_distinct} different); training needs at least "
-            f"{2 * cfg.window + 2} words and 2 different ones. Paste a longer text.",
+            f"{needed} words and 2 different ones. Paste a longer text.",
         )
 
 
@@ -221,13 +239,17 @@ def _check_memory(cfg: TrainConfig) -> None:
     if parts.total <= MEMORY_BUDGET_BYTES:
         return
     gib, budget = parts.total / 1024**3, MEMORY_BUDGET_BYTES / 1024**3
-    if parts.batch_by_vocab >= parts.table_sized and cfg.model == "skipgram":
+    if parts.batch_by_vocab >= parts.table_sized and cfg.model != "sgns":
+        gpt = cfg.model == "gpt"
+        batch = f"{cfg.batch_size:,} windows of {cfg.context:,} tokens" if gpt else f"{cfg.batch_size:,}"
+        positions = f"{cfg.batch_size * cfg.context:,}" if gpt else f"{cfg.batch_size:,}"
         raise ConfigError(
             "batch_size",
-            f"A batch of {cfg.batch_size:,} over a vocabulary of {cfg.vocab_size:,} needs {gib:.2f} GiB in all: "
-            f"each step scores every token for every batch position ({cfg.batch_size:,} x {cfg.vocab_size:,} "
+            f"A batch of {batch} over a vocabulary of {cfg.vocab_size:,} needs {gib:.2f} GiB in all: "
+            f"each step scores every token for every batch position ({positions} x {cfg.vocab_size:,} "
             f"logits, {parts.batch_by_vocab / 1024**3:.2f} GiB with their gradients). This app's budget is "
-            f"{budget:.0f} GiB per run. Choose a smaller batch or vocabulary.",
+            f"{budget:.0f} GiB per run. Choose a smaller batch"
+            + (", context or vocabulary." if gpt else " or vocabulary."),
         )
     raise ConfigError(
         "vocab_size",

@@ -50,11 +50,20 @@ class Corpus:
     centres: np.ndarray  # (P,) int64
     contexts: np.ndarray  # (P,) int64
     n_tokens: int
+    tokens: np.ndarray  # (n_tokens,) int64: the text itself, in order (a GPT's windows are cut from it)
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """A batch of (centre, context) pairs drawn uniformly from all pairs."""
         pick = rng.integers(0, len(self.centres), size=batch_size)
         return self.centres[pick], self.contexts[pick]
+
+    def windows(self, rng: np.random.Generator, batch_size: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """A batch of (B, T) windows of consecutive tokens, starts drawn uniformly, and their next tokens (B, T):
+        position t predicts the token after it, as in next-token training. Windows run across sentence ends."""
+        starts = rng.integers(0, len(self.tokens) - length, size=batch_size)
+        at = starts[:, None] + np.arange(length + 1)  # (B, T + 1)
+        window = self.tokens[at]
+        return window[:, :-1], window[:, 1:]
 
 
 def build_corpus(
@@ -287,4 +296,5 @@ def _finish(
     if len(centres) == 0:  # every sentence is one word long: fall back to neighbours across sentences
         centres, contexts = tokens[:-1], tokens[1:]
     freq = np.bincount(tokens, minlength=len(vocab))
-    return Corpus(vocab, categories, names, freq, centres, contexts, len(tokens))
+    tokens.flags.writeable = False  # shared by a run's clones
+    return Corpus(vocab, categories, names, freq, centres, contexts, len(tokens), tokens)

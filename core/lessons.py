@@ -123,6 +123,16 @@ LESSONS: dict[str, Lesson] = {
             init="small_normal", optimizer="adam", lr=0.05, weight_decay=0.0,
         ),
         _lesson(
+            "gpt_positions", "A GPT's positional table: every position row, every step",
+            "A small GPT looks up two tables: the token table (a row per token it sees) and the positional table "
+            "(a row per position of the window). Every window uses every position, so every position row gets a "
+            "gradient and moves in every step, while token rows get a gradient only when their token occurs.",
+            "The positional table's bars: all T = 8 rows, every step; beside them the token rows, only the "
+            "looked-up ones (untied head).",
+            "gradient_masks", 100, model="gpt", context=8, layers=1, heads=2, optimizer="adam", lr=0.01,
+            weight_decay=0.0, **(SMALL | {"vocab_size": 200, "batch_size": 4}),
+        ),
+        _lesson(
             "gpt2_table", "GPT-2's table: 50,257 x 768",
             "A table the size of GPT-2's, initialised as GPT-2's (N(0, 0.02)), learns with Adam at lr 0.01: the "
             "loss falls below the blind guess ln V within 20 steps (here with an untied output head).",
@@ -221,6 +231,19 @@ def _check_negative_sampling(records, cfg, weight) -> tuple[bool, str]:
     )
 
 
+def _check_gpt_positions(records, cfg, weight) -> tuple[bool, str]:
+    every_grad = [bool((r.position_grad_norm > 0).all()) for r in records]
+    every_move = [bool((r.position_update_norm > 0).all()) for r in records]
+    tokens_exact = [bool(np.array_equal(r.grad_mask, r.token_counts > 0)) for r in records]
+    looked_up = np.mean([(r.token_counts > 0).sum() for r in records])
+    n_positions = len(records[0].position_grad_norm)
+    return all(every_grad) and all(every_move) and all(tokens_exact), (
+        f"All {n_positions} position rows got a gradient in {sum(every_grad)} of {len(records)} steps and moved in "
+        f"{sum(every_move)}. The token rows with a gradient were exactly the rows looked up in {sum(tokens_exact)} "
+        f"steps: {looked_up:.1f} of {cfg.vocab_size} rows per step on average."
+    )
+
+
 def _check_padding(records, cfg, weight) -> tuple[bool, str]:
     pad = cfg.padding_idx
     looked_up = sum(int(r.token_counts[pad] > 0) for r in records)
@@ -277,4 +300,5 @@ _CHECKS = {
     "max_norm": _check_max_norm,
     "gpt2_table": _check_gpt2,
     "negative_sampling": _check_negative_sampling,
+    "gpt_positions": _check_gpt_positions,
 }

@@ -7,6 +7,10 @@ train them (built from core.optimizers' table). `MODEL_CLASSES` names a class fo
 - "sgns": skip-gram with negative sampling (word2vec's objective): the centre's row is scored against the true
   context's head row and k head rows drawn from the unigram distribution to the 3/4 power, with a sigmoid loss,
   so only those k+1 head rows per pair get a gradient.
+- "gpt": a small decoder-only transformer (GPT-2's layout at toy size): the token table and a positional table
+  `nn.Embedding(T, D)` are looked up and added, pre-norm causal blocks (torch's nn.TransformerEncoderLayer with a
+  causal mask) and a final LayerNorm follow, and a head (tied to the token table as in GPT-2, or not) scores every
+  token at every position for next-token prediction.
 """
 
 from __future__ import annotations
@@ -43,31 +47,44 @@ def init_table(weight: torch.Tensor, init: str, generator: torch.Generator) -> N
             raise ValueError(f"unknown init {init!r}")  # TrainConfig validates this first
 
 
+def token_table(cfg: TrainConfig, generator: torch.Generator) -> nn.Embedding:
+    """The (V, D) token table under the microscope, the same nn.Embedding in every model, initialised by cfg.init.
+    Built uninitialised (`_weight`): the default init would fill it with random numbers init_table overwrites."""
+    table = nn.Embedding(
+        cfg.vocab_size,
+        cfg.dim,
+        padding_idx=cfg.padding_idx,
+        max_norm=cfg.max_norm,
+        sparse=cfg.sparse_grad,
+        _weight=torch.empty(cfg.vocab_size, cfg.dim),
+    )
+    init_table(table.weight, cfg.init, generator)
+    if cfg.padding_idx is not None:
+        with torch.no_grad():
+            table.weight[cfg.padding_idx].zero_()  # as nn.Embedding does for its own init
+    return table
+
+
+def untied_head(cfg: TrainConfig, generator: torch.Generator) -> nn.Linear | None:
+    """A (V, D) output head of its own, N(0, 1/D), or None when it is tied to the token table."""
+    if cfg.tie_weights:
+        return None
+    head = torch.nn.utils.skip_init(nn.Linear, cfg.dim, cfg.vocab_size, bias=False)  # (V, D), as the table
+    with torch.no_grad():
+        head.weight.normal_(0.0, 1.0 / math.sqrt(cfg.dim), generator=generator)
+    return head
+
+
 class SkipGram(nn.Module):
     """Embedding lookup followed by a (possibly tied) linear head without bias."""
+
+    positions: nn.Embedding | None = None  # a GPT's positional table; a skip-gram has none
 
     def __init__(self, cfg: TrainConfig):
         super().__init__()
         generator = torch.Generator().manual_seed(cfg.seed)
-        # Built uninitialised (`_weight`, skip_init): the default inits would fill both (V, D) tables with random
-        # numbers that init_table and the head's init overwrite at once (at GPT-2's size, a second each).
-        self.embedding = nn.Embedding(
-            cfg.vocab_size,
-            cfg.dim,
-            padding_idx=cfg.padding_idx,
-            max_norm=cfg.max_norm,
-            sparse=cfg.sparse_grad,
-            _weight=torch.empty(cfg.vocab_size, cfg.dim),
-        )
-        init_table(self.embedding.weight, cfg.init, generator)
-        if cfg.padding_idx is not None:
-            with torch.no_grad():
-                self.embedding.weight[cfg.padding_idx].zero_()  # as nn.Embedding does for its own init
-        self.head = None
-        if not cfg.tie_weights:
-            self.head = torch.nn.utils.skip_init(nn.Linear, cfg.dim, cfg.vocab_size, bias=False)
-            with torch.no_grad():
-                self.head.weight.normal_(0.0, 1.0 / math.sqrt(cfg.dim), generator=generator)
+        self.embedding = token_table(cfg, generator)
+        self.head = untied_head(cfg, generator)
 
     @property
     def head_weight(self) -> torch.Tensor:
@@ -109,10 +126,58 @@ class SGNS(SkipGram):
         return sgns_loss(scores), hidden, context
 
 
-MODEL_CLASSES = {"skipgram": SkipGram, "sgns": SGNS}  # config.MODELS' keys
+GPT2_POSITION_STD = 0.02  # GPT-2 initialises its positional table N(0, 0.02^2) (initializer_range in its config)
 
 
-def build_model(cfg: TrainConfig) -> SkipGram:
+class GPT(nn.Module):
+    """A decoder-only transformer around the same token table: token rows plus position rows, `cfg.layers` pre-norm
+    causal blocks of `cfg.heads` heads (width D, feed-forward 4D, GELU, no dropout, as GPT-2), a final LayerNorm,
+    and a head over the vocabulary. Its batches are (B, T) windows; position t is trained to predict token t + 1."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        generator = torch.Generator().manual_seed(cfg.seed)
+        self.embedding = token_table(cfg, generator)
+        self.positions = nn.Embedding(cfg.context, cfg.dim, _weight=torch.empty(cfg.context, cfg.dim))
+        with torch.no_grad():
+            self.positions.weight.normal_(0.0, GPT2_POSITION_STD, generator=generator)
+        with torch.random.fork_rng(devices=[]):  # torch's layers initialise from the global generator: seed it
+            torch.manual_seed(cfg.seed)
+            block = nn.TransformerEncoderLayer(
+                cfg.dim, cfg.heads, 4 * cfg.dim, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+            )
+            self.blocks = nn.TransformerEncoder(block, cfg.layers, enable_nested_tensor=False)  # deep copies
+            self.norm = nn.LayerNorm(cfg.dim)
+        self.head = untied_head(cfg, generator)
+        self.ignore_index = -100 if cfg.padding_idx is None else cfg.padding_idx  # padding is never a target
+        self.register_buffer("causal", nn.Transformer.generate_square_subsequent_mask(cfg.context), persistent=False)
+
+    @property
+    def head_weight(self) -> torch.Tensor:
+        return self.embedding.weight if self.head is None else self.head.weight  # (V, D)
+
+    def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, T, V) for the next token at every position, and the looked-up token rows (B, T, D)."""
+        length = windows.shape[1]
+        tokens = self.embedding(windows)  # (B, T, D): max_norm rescales the looked-up rows here
+        where = torch.arange(length, device=windows.device)
+        x = tokens + self.positions(where)  # (B, T, D): every position row below T, every window
+        x = self.blocks(x, mask=self.causal[:length, :length], is_causal=True)
+        return self.norm(x) @ self.head_weight.T, tokens
+
+    def loss(
+        self, windows: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, None]:
+        """(mean next-token cross-entropy over the B x T positions, the looked-up token rows (B, T, D), None)."""
+        logits, tokens = self(windows)
+        flat = logits.reshape(-1, logits.shape[-1])
+        return nn.functional.cross_entropy(flat, targets.reshape(-1), ignore_index=self.ignore_index), tokens, None
+
+
+MODEL_CLASSES = {"skipgram": SkipGram, "sgns": SGNS, "gpt": GPT}  # config.MODELS' keys
+
+
+def build_model(cfg: TrainConfig) -> SkipGram | GPT:
     """The model cfg.model names, its token table and head initialised from cfg.seed."""
     return MODEL_CLASSES[cfg.model](cfg)
 
@@ -148,15 +213,16 @@ def draw_negatives(cdf: np.ndarray, rng: np.random.Generator, n_pairs: int, k: i
 
 
 def build_optimizers(
-    embedding: nn.Parameter, head: nn.Parameter | None, cfg: TrainConfig
+    embedding: nn.Parameter, others: list[nn.Parameter], cfg: TrainConfig
 ) -> list[torch.optim.Optimizer]:
-    """The optimizers of a run. SparseAdam takes only the embedding; the head then gets a dense Adam."""
+    """The optimizers of a run: one param group, the token table first, then every other parameter (an untied
+    head, a GPT's positional table and blocks). SparseAdam takes only the table; the others then get a dense Adam."""
     if cfg.optimizer == "sparse_adam":
         optimizers = [torch.optim.SparseAdam([embedding], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))]
-        if head is not None:
-            optimizers.append(_torch_optimizer("adam", [head], cfg))
+        if others:
+            optimizers.append(_torch_optimizer("adam", others, cfg))
         return optimizers
-    return [_torch_optimizer(cfg.optimizer, [embedding] if head is None else [embedding, head], cfg)]
+    return [_torch_optimizer(cfg.optimizer, [embedding, *others], cfg)]
 
 
 def _torch_optimizer(name: str, params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:

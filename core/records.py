@@ -18,8 +18,8 @@ class StepRecord:
 
     step: int
     loss: float
-    input_ids: np.ndarray  # (B,) centre tokens: the rows looked up
-    target_ids: np.ndarray  # (B,) context tokens the head had to predict (SGNS: the positives)
+    input_ids: np.ndarray  # (B,) centre tokens: the rows looked up (a GPT: its B x T window positions, flattened)
+    target_ids: np.ndarray  # (B,) context tokens the head had to predict (SGNS: the positives; a GPT: next tokens)
     token_counts: np.ndarray  # occurrences of each row's token in input_ids
     grad_mask: np.ndarray  # bool: the row's gradient is non-zero
     grad_norm: np.ndarray  # L2 norm of the row's gradient
@@ -38,6 +38,10 @@ class StepRecord:
     # SGNS: the positives and the sampled negatives). Tied, these are rows of the table itself.
     head_grad_mask: np.ndarray | None = None
     negative_ids: np.ndarray | None = None  # (B, k) SGNS's sampled negatives per pair; None for the full softmax
+    # A GPT's positional table, (T,) each: its rows' gradient norms and moves (None for a skip-gram). Every row
+    # below T is looked up in every window, so every one gets a gradient every step.
+    position_grad_norm: np.ndarray | None = None
+    position_update_norm: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:

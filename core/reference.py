@@ -98,6 +98,7 @@ class RunTable(_Shares):
     head_params: int  # 0 when the head is the table itself (tied)
     total_params: int  # every parameter of the model, a shared one counted once
     tied: bool  # the output layer is the token table (the same tensor)
+    position_params: int = 0  # a GPT's positional table (its blocks are the rest of total_params)
 
     @property
     def vocab_params(self) -> int:
@@ -116,4 +117,5 @@ def run_table(model) -> RunTable:
         head_params=0 if tied else int(head.numel()),
         total_params=int(sum(p.numel() for p in model.parameters())),  # parameters() yields a shared one once
         tied=bool(tied),
+        position_params=0 if model.positions is None else int(model.positions.weight.numel()),
     )

@@ -22,10 +22,23 @@ STEP_OVERHEAD_CELLS = 50_000
 SECONDS_PER_CELL = 90e-9  # for the time a replay is expected to take (shown beside its progress bar)
 
 
+BLOCK_OVERHEAD_CELLS = 20_000  # a GPT block's own fixed cost (its dozen autograd nodes), measured: ~2 ms
+
+
 def step_cost(cfg: TrainConfig) -> int:
-    """One training step's work for this config, in table cells (see BATCH_PER_CELL, STEP_OVERHEAD_CELLS)."""
-    cells = cfg.vocab_size * cfg.dim
-    return int(cells + cells * cfg.batch_size // BATCH_PER_CELL + STEP_OVERHEAD_CELLS)
+    """One training step's work for this config, in table cells (see BATCH_PER_CELL, STEP_OVERHEAD_CELLS). The
+    products: the full softmax's B x V x D logits; SGNS's B x (k+1) x D scores; a GPT's B T x V x D logits and per
+    block its B T x 12 D^2 weights' products and B T x 2 T D of attention."""
+    cells, d = cfg.vocab_size * cfg.dim, cfg.dim
+    if cfg.model == "sgns":
+        products = cfg.batch_size * (cfg.negatives + 1) * d
+    elif cfg.model == "gpt":
+        n = cfg.batch_size * cfg.context
+        products = n * cells + cfg.layers * n * (12 * d * d + 2 * cfg.context * d)
+    else:
+        products = cfg.batch_size * cells
+    blocks = cfg.layers * BLOCK_OVERHEAD_CELLS if cfg.model == "gpt" else 0
+    return int(cells + products // BATCH_PER_CELL + STEP_OVERHEAD_CELLS + blocks)
 
 
 def max_steps(cfg: TrainConfig) -> int:

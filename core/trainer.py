@@ -17,6 +17,7 @@ import math
 import numpy as np
 import torch
 from torch import Tensor
+from torch.linalg import vector_norm
 
 from core import budget
 from core.config import TrainConfig
@@ -39,8 +40,11 @@ class Trainer:
         self.device = device()
         self.model = build_model(cfg).to(self.device)
         self._noise_cdf = noise_cdf(self.corpus.token_freq) if cfg.model == "sgns" else None  # (V,) float64
-        head = None if self.model.head is None else self.model.head.weight
-        self.optimizers = build_optimizers(self.model.embedding.weight, head, cfg)
+        table = self.model.embedding.weight
+        self._others = [p for p in self.model.parameters() if p is not table]  # an untied head, a GPT's layers
+        self.optimizers = build_optimizers(table, self._others, cfg)
+        positions = self.model.positions
+        self._positions_before = None if positions is None else torch.empty_like(positions.weight.detach())  # (T, D)
         self._before = torch.empty_like(self.model.embedding.weight.detach())  # (V, D), reused every step
         self._delta = torch.empty_like(self._before)
         self._zeros = torch.zeros(cfg.vocab_size, device=self.device)  # (V,)
@@ -73,6 +77,12 @@ class Trainer:
     def head_weight(self) -> np.ndarray:
         """A copy of the output head, (V, D): the embedding matrix itself when tied."""
         return self.model.head_weight.detach().cpu().numpy().copy()
+
+    @property
+    def position_weight(self) -> np.ndarray | None:
+        """A copy of a GPT's positional table, (T, D) float32; None for the skip-gram models."""
+        positions = self.model.positions
+        return None if positions is None else positions.weight.detach().cpu().numpy().copy()
 
     @property
     def vocab(self) -> list[str]:
@@ -109,13 +119,21 @@ class Trainer:
         return [self.step() for _ in range(n_steps)]
 
     def peek_batch(self) -> tuple[np.ndarray, np.ndarray]:
-        """The (centres, targets) the next step will train on, (B,) each, without drawing them."""
-        return self.corpus.sample(copy.deepcopy(self._rng), self.cfg.batch_size)  # a copy: ours is not advanced
+        """The (looked-up ids, targets) the next step will train on, without drawing them: (B,) each, or a GPT's
+        B x T positions flattened window by window."""
+        centres, targets = self._batch(copy.deepcopy(self._rng))  # a copy: ours is not advanced
+        return centres.reshape(-1), targets.reshape(-1)
+
+    def _batch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Skip-gram's (centre, context) pairs (B,) each, or a GPT's (B, T) windows and their next tokens."""
+        if self.cfg.model == "gpt":
+            return self.corpus.windows(rng, self.cfg.batch_size, self.cfg.context)
+        return self.corpus.sample(rng, self.cfg.batch_size)
 
     def _draw(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """The next batch from the run's seeded generators: centres, targets (B,) and SGNS's negatives (B, k), so a
-        seed (and a link's replay) gives the same negatives too."""
-        centres, targets = self.corpus.sample(self._rng, self.cfg.batch_size)
+        """The next batch from the run's seeded generators: centres, targets (B,) (a GPT's (B, T) windows) and
+        SGNS's negatives (B, k), so a seed (and a link's replay) gives the same negatives too."""
+        centres, targets = self._batch(self._rng)
         if self._noise_cdf is None:
             return centres, targets, None
         return centres, targets, draw_negatives(self._noise_cdf, self._noise_rng, len(centres), self.cfg.negatives)
@@ -129,6 +147,8 @@ class Trainer:
         batch = self._draw()  # numpy: centres (B,), targets (B,), negatives (B, k) or None
         centres, targets, negatives = (None if a is None else torch.from_numpy(a).to(self.device) for a in batch)
         before.copy_(weight.detach())  # a kept buffer: a fresh (V, D) tensor each step costs page faults
+        if self._positions_before is not None:
+            self._positions_before.copy_(self.model.positions.weight.detach())
 
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
@@ -141,12 +161,16 @@ class Trainer:
             self._restore(rng_state, f"the loss became {loss_value}")
         loss.backward()
         del loss
+        centres = centres.reshape(-1)  # a GPT's (B, T) windows: each position is one lookup, window by window
+        hidden_grad = hidden.grad.reshape(-1, self.cfg.dim)  # (B, D), or (B T, D): each lookup's gradient
 
         grad_norm, head_grad_norm = self._grad_norms(centres, targets, negatives)  # (V,), (V,) for an untied head
         total = grad_norm.sum() if head_grad_norm is None else grad_norm.sum() + head_grad_norm.sum()
+        for _, param in self._named_layers():  # a GPT's positional table and blocks: small, summed whole
+            total = total + param.grad.sum() if param.grad is not None else total
         if not math.isfinite(total.item()):  # any inf or NaN, or a length beyond float32, makes the sum so
             self._restore(rng_state, self._describe_gradient())
-        head_mask = self._head_mask(centres, targets, negatives, hidden.grad, context, grad_norm, head_grad_norm)
+        head_mask = self._head_mask(centres, targets, negatives, hidden_grad, context, grad_norm, head_grad_norm)
         shadows = Shadows(self.optimizers[0], weight, before, grad_norm, centres, self.cfg)  # zero-gradient rows
         try:
             for optimizer in self.optimizers:
@@ -161,8 +185,9 @@ class Trainer:
             if failure is not None:
                 self._freeze(rng_state, failure)
             split = shadows.split(update_norm, delta, self._zeros)
+            positions = self._position_norms()
         self.step_count += 1
-        record = self._record(loss_value, batch, grad_norm, head_grad_norm, head_mask, hidden.grad, split)
+        record = self._record(loss_value, batch, grad_norm, head_grad_norm, head_mask, hidden_grad, split, positions)
         self.history.append(record)
         if self.snapshots.wants(self.step_count):
             self.snapshots.add(self.step_count, self.weight)
@@ -231,8 +256,10 @@ class Trainer:
         head_mask: np.ndarray,
         output_grad: Tensor,
         split: MoveSplit,
+        positions: tuple[np.ndarray, np.ndarray] | None,
     ) -> StepRecord:
         centres, targets, negatives = batch
+        centres, targets = centres.reshape(-1), targets.reshape(-1)  # a GPT's windows, one after another
         grad_np = grad_norm.cpu().numpy()  # on the CPU, no copy
         return StepRecord(
             step=self.step_count,
@@ -254,7 +281,18 @@ class Trainer:
             move_grad=split.grad,
             head_grad_mask=head_mask,
             negative_ids=negatives,
+            position_grad_norm=None if positions is None else positions[0],
+            position_update_norm=None if positions is None else positions[1],
         )
+
+    def _position_norms(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """A GPT's positional table: each row's gradient norm and how far the step moved it, (T,) each."""
+        if self._positions_before is None:
+            return None
+        table = self.model.positions.weight
+        grad = torch.zeros(len(table), device=self.device) if table.grad is None else vector_norm(table.grad, dim=1)
+        moved = vector_norm(table.detach() - self._positions_before, dim=1)
+        return grad.cpu().numpy().copy(), moved.cpu().numpy().copy()
 
     def _describe_gradient(self) -> str:
         """What was wrong with a gradient whose norms are not finite: inf/NaN values, or only their size."""
@@ -262,6 +300,7 @@ class Trainer:
         grads = [("table" if head is not None else "table (and tied head)", weight.grad)]
         if head is not None:
             grads.append(("output head", head.weight.grad))
+        grads += [(name.removeprefix("the "), param.grad) for name, param in self._named_layers()]
         largest = 0.0
         for name, grad in grads:
             if grad is None:
@@ -278,9 +317,8 @@ class Trainer:
     def _check_after_step(self, update_norm: torch.Tensor) -> str | None:
         """None when the table, the head and the optimizer's state are finite and measurable, else what is not."""
         total = update_norm.sum()
-        head = self.model.head
-        if head is not None:
-            total = total + head.weight.detach().sum()
+        for param in self._others:
+            total = total + param.detach().sum()
         states = [
             (key, value)
             for optimizer in (self.optimizers if self._watch_state else ())
@@ -293,8 +331,9 @@ class Trainer:
         if math.isfinite(total.item()):  # one number: any inf or NaN makes it non-finite
             return None
         tables = [("the table's weights", self.model.embedding.weight.detach())]
-        if head is not None:
-            tables.append(("the output head's weights", head.weight.detach()))
+        tables += [
+            (f"{name.replace('the head', 'the output head')}'s weights", p.detach()) for name, p in self._named_others()
+        ]
         for name, tensor in tables:
             if not bool(torch.isfinite(tensor).all()):
                 return f"{name} became inf or NaN"
@@ -325,9 +364,7 @@ class Trainer:
         """A failure after the optimizer stepped: the table goes back to its last finite state, but whatever
         else the step changed cannot, so the run is frozen (every later step raises this error again)."""
         self._put_back(rng_state)
-        changed = []
-        if self.model.head is not None:
-            changed.append("the head")
+        changed = list(dict.fromkeys(name for name, _ in self._named_others()))
         if any(optimizer.state for optimizer in self.optimizers):
             changed.append("the optimizer's state")
         if not changed:  # a tied head and a stateless optimizer: the table was everything, so this is exact
@@ -341,6 +378,19 @@ class Trainer:
             f"rate (now {self.cfg.lr:g}).",
         )
         raise self.diverged
+
+    def _named_others(self) -> list[tuple[str, Tensor]]:
+        """The parameters beside the token table, each with what a sentence calls it."""
+        names = {"head.weight": "the head", "positions.weight": "the positional table"}
+        return [
+            (names.get(name, "the transformer blocks"), param)  # a GPT's blocks and final LayerNorm
+            for name, param in self.model.named_parameters()
+            if param is not self.model.embedding.weight
+        ]
+
+    def _named_layers(self) -> list[tuple[str, Tensor]]:
+        """_named_others without the head: a GPT's positional table and blocks (none for a skip-gram)."""
+        return [(name, param) for name, param in self._named_others() if name != "the head"]
 
     def _put_back(self, rng_state: tuple[dict, dict]) -> None:
         with torch.no_grad():

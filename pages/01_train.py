@@ -7,7 +7,7 @@ from core.captions import batch_title, loss_caption, loss_warning, strip_caption
 from core.rows import GradientGroups, batch_bar_rows, frame_before, looked_up, loss_series, sample_rows
 from ui import display, session, training
 from ui.figures import train
-from ui.widgets import sidebar
+from ui.widgets import positions, sidebar
 from ui.widgets.controls import row_label, step_picker
 
 TICK_SECONDS = 0.4  # Run reruns only the fragment below this often, stepping for at most half of it
@@ -54,6 +54,7 @@ def train_panel() -> None:
     display.chart(train.weight_heatmap(weight, labels, used[rows], rows == cfg.padding_idx, title), config=STILL)
     note = table_note(len(rows), cfg.vocab_size, chosen, frame_step)
     st.caption(strip_caption(used, cfg.padding_idx, chosen or 0) + note)
+    positions.table(tr)  # a GPT's second table: its positions
 
 
 train_panel()

@@ -7,6 +7,7 @@ from core import captions
 from core.rows import GradientGroups, contributions, default_token, is_tied, most_used, row_gradients, sample_rows
 from ui import display, session
 from ui.figures import masks
+from ui.widgets import positions
 from ui.widgets.controls import row_label, step_or_prompt
 
 ui.page.setup("gradient_masks", "Gradient masks: which rows get a gradient")
@@ -24,6 +25,7 @@ display.chart(
 )
 sampled = captions.sample_note(rows, V, rec.token_counts > 0, "looked-up")
 st.caption(captions.mask_caption(groups, len(rec.input_ids)) + sampled)
+positions.step(rec, "gradient")  # a GPT's second table: every position row, every step
 
 left, right = display.columns(2)
 grad_rows, grads = row_gradients(rec.input_ids, rec.output_grad, cfg.padding_idx)

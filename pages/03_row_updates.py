@@ -17,6 +17,7 @@ from core.rows import (
 )
 from ui import display, session
 from ui.figures import updates
+from ui.widgets import positions
 from ui.widgets.controls import row_label, step_or_prompt
 
 ui.page.setup("row_updates", "Row updates: the gradient is not the update")
@@ -32,6 +33,7 @@ parts = [(key, name, values[rows]) for key, name, values in move_parts(rec, cfg.
 display.chart(updates.update_split_bars(rows, labels, parts, f"Step {chosen}: how far each row moved, and why"))
 st.caption(move_caption(rec, label, cfg.optimizer, V) + sample_note(rows, V, rec.update_norm > 0, "moved"))
 st.caption(SPLIT_EXPLAINED)
+positions.step(rec, "move")  # a GPT's second table: its positions
 
 movement = total_movement(records, V)
 shown_rows = raster_rows(movement, tr.corpus.token_freq)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 import ui.page
+from core import captions
 from core import slow_motion as sm
 from core.arithmetic import state_only_moves
 from ui import display, session
@@ -15,9 +16,8 @@ DECAY_STEPS = 20
 ui.page.setup("slow_motion", "One step in slow motion: lookup, loss, backward, the optimizer's step")
 tr = session.trainer()
 cfg, vocab = tr.cfg, tr.vocab
-if cfg.model != "skipgram":  # its stages are the full softmax's: a sigmoid loss over sampled rows is not shown
-    st.info("This page re-takes a full-softmax step (softmax, dL/dlogits). This run uses negative sampling: its "
-            "sigmoid stages are not shown here; its gradients are on Gradient masks.")  # fmt: skip
+if cfg.model != "skipgram":  # its stages are skip-gram's full softmax: other models' are not shown
+    st.info(captions.slow_motion_other_model(cfg))
     st.stop()
 steps = sm.replayable_steps(tr.history.steps, cfg)
 if tr.step_count and not steps:

@@ -63,6 +63,13 @@ def claim_holds(key: str, records, trainer: Trainer) -> bool:
             and max(map(len, head)) <= k1 * trainer.cfg.batch_size < trainer.cfg.vocab_size
             and bool((grad == (counts > 0)).all())
         )
+    if key == "gpt_positions":  # every position row: a gradient and a move in every step; token rows: looked up
+        pos_grad, pos_moved = stack(records, "position_grad_norm"), stack(records, "position_update_norm")
+        return (
+            pos_grad.shape[1] == trainer.cfg.context
+            and bool((pos_grad > 0).all() and (pos_moved > 0).all())
+            and bool((grad == (counts > 0)).all() and not grad.all())
+        )
     raise AssertionError(key)
 
 
@@ -98,6 +105,7 @@ def test_each_lessons_point_holds_after_its_steps_and_loss_beats_ln_v(key):
         ("tied_head", {"tie_weights": False}),
         ("padding_idx", {"optimizer": "adam", "lr": 0.05, "tie_weights": True}),
         ("max_norm", {"max_norm": 100.0}),
+        ("gpt_positions", {"tie_weights": True}),
     ],
 )
 def test_check_says_no_on_a_run_that_does_not_show_the_point(key, other):

@@ -18,7 +18,7 @@ from core.config import MODELS
 from ui import session
 from ui.display import md_escape
 
-INT_FIELDS = ("vocab_size", "dim", "batch_size", "seed", "window", "negatives")
+INT_FIELDS = ("vocab_size", "dim", "batch_size", "seed", "window", "negatives", "context", "layers", "heads")
 FLOAT_FIELDS = ("lr", "momentum", "beta1", "beta2", "weight_decay")
 BOOL_FIELDS = ("sparse", "tie_weights", "nesterov")
 OPTIONAL_INT_FIELDS = ("padding_idx",)
@@ -26,10 +26,10 @@ OPTIONAL_FLOAT_FIELDS = ("max_norm",)
 CHOICE_FIELDS = {"optimizer": tuple(OPTIMIZERS), "init": tuple(INITS), "model": tuple(MODELS)}
 # every TrainConfig field but corpus_text (a pasted text does not fit in a link)
 URL_FIELDS = (*INT_FIELDS[:2], "optimizer", *FLOAT_FIELDS, *INT_FIELDS[2:5], "init", *OPTIONAL_INT_FIELDS,
-              *OPTIONAL_FLOAT_FIELDS, *BOOL_FIELDS, "model", "negatives")  # fmt: skip
+              *OPTIONAL_FLOAT_FIELDS, *BOOL_FIELDS, "model", *INT_FIELDS[5:])  # fmt: skip
 # Settings added after links were shared: written only when not at their default, so a link made before them (and
 # the address bar of a run that leaves them alone) reads exactly as it did.
-LATER_FIELDS = {"model": TrainConfig.model, "negatives": TrainConfig.negatives}
+LATER_FIELDS = {name: getattr(TrainConfig, name) for name in ("model", *INT_FIELDS[5:])}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}  # a view flag also reads "" as off

@@ -75,8 +75,9 @@ def copy_of(job: shared.Job) -> Trainer | None:
 
 
 def kind(cfg: TrainConfig) -> tuple:
-    """What a step's time depends on most: the table, the batch, the optimizer (RATE's samples by kind)."""
-    return cfg.vocab_size, cfg.dim, cfg.batch_size, cfg.optimizer, cfg.tie_weights, cfg.sparse
+    """What a step's time depends on most: the table, the batch, the optimizer, the model (RATE's samples by kind)."""
+    model = (cfg.model, cfg.negatives) if cfg.model == "sgns" else (cfg.model, cfg.context, cfg.layers, cfg.heads)
+    return cfg.vocab_size, cfg.dim, cfg.batch_size, cfg.optimizer, cfg.tie_weights, cfg.sparse, *model
 
 
 def estimate(cfg: TrainConfig, n_steps: int) -> tuple[float, bool]:

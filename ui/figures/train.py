@@ -19,7 +19,7 @@ def loss_curve(steps: np.ndarray, losses: np.ndarray, marked_step: int | None = 
     layout = {}
     if cfg is not None:
         blind_guess = cfg.blind_loss
-        blind_label = "ln V" if cfg.model == "skipgram" else "blind guess"  # not by value: 6 ln 2 = ln 64
+        blind_label = "blind guess" if cfg.model == "sgns" else "ln V"  # not by value: 6 ln 2 = ln 64
         layout["shapes"] = [{"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": blind_guess,
                              "y1": blind_guess, "line": {"color": "#555555", "dash": "dash", "width": 2}}]  # fmt: skip
         layout["annotations"] = [{"text": f"{blind_label} = {blind_guess:.2f}", "showarrow": False, "xref": "x domain",

@@ -171,7 +171,8 @@ def _table(errors: dict[str, str]) -> None:
     _choice("model", "Model around the table", {k: f"{k}: {v}" for k, v in MODELS.items()}, errors,
             "The same nn.Embedding token table in each. The full softmax scores every head row for every pair; "
             "negative sampling (word2vec) scores the true context and k rows drawn from the unigram distribution "
-            "to the 3/4 power, so only those head rows get a gradient.")  # fmt: skip
+            "to the 3/4 power, so only those head rows get a gradient; a small GPT looks up windows of T tokens, "
+            "adds a positional table, and predicts each next token through causal transformer blocks.")  # fmt: skip
     if session.store()["model"] == "sgns" or "negatives" in errors:  # k: negative sampling's (or a link's bad k)
         _int(
             "negatives",
@@ -179,6 +180,16 @@ def _table(errors: dict[str, str]) -> None:
             errors,
             "Head rows sampled per (centre, context) pair, from the run's seed (word2vec: 5-20 on small data).",
         )
+    gpt = session.store()["model"] == "gpt"
+    if gpt or "context" in errors:
+        _int("context", "Context length T (tokens per window)", errors,
+             "Each batch row is a window of T tokens; the positional table has T rows (GPT-2: 1,024).")  # fmt: skip
+    if gpt or "layers" in errors:
+        _int(
+            "layers", "Transformer blocks", errors, "Causal attention and a feed-forward layer each (GPT-2 small: 12)."
+        )
+    if gpt or "heads" in errors:
+        _int("heads", "Attention heads", errors, "Per block; the width D must divide into them (GPT-2 small: 12).")
     _int("vocab_size", "Vocabulary size V (rows)", errors, "How many tokens the table has a row for.")
     _int("dim", "Dimension D (columns)", errors,
          "How many numbers each token's vector has. A learning rate left at its default follows it.")  # fmt: skip
@@ -214,7 +225,7 @@ def _optimizer(errors: dict[str, str]) -> None:
 
 
 def _batches(errors: dict[str, str]) -> None:
-    _int("batch_size", "Batch size B (pairs per step)", errors)
+    _int("batch_size", "Batch size B (pairs per step)", errors, "A GPT's batch: B windows of T tokens each.")
     _int("window", "Context window", errors, "How many words on each side count as context.")
     _int("seed", "Seed", errors, "Same seed, same table and same batches on every screen.")
     _corpus(errors)
