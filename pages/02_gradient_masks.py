@@ -29,7 +29,7 @@ positions.step(rec, "gradient")  # a GPT's second table: every position row, eve
 
 left, right = display.columns(2)
 grad_rows, grads = row_gradients(rec.input_ids, rec.output_grad, cfg.padding_idx)
-by_count, tied = most_used(grad_rows, rec.token_counts, 40), is_tied(rec)
+by_count, tied = most_used(grad_rows, rec.token_counts, display.rows(40)), is_tied(rec)
 shown = grad_rows[by_count]
 with left:
     heading = "The lookup's part, per row" if tied else "Each looked-up row's gradient"

@@ -1,7 +1,8 @@
 """The wall rule in a real browser (display mode, a projector's 1024 x 768 and 1280 x 720), on every page after a
 link's 20 steps: every text on screen is at least 18 px and every title at least 24 px (widgets, tables and the
 charts' SVG text included, measured from computed styles), and no chart title, axis title, tick label, legend or
-annotation overlaps another or leaves its chart (measured from the rendered SVG's bounding boxes)."""
+annotation overlaps another or leaves its chart (measured from the rendered SVG's bounding boxes), and a heatmap of rows
+labels every row it draws."""
 
 from __future__ import annotations
 
@@ -116,6 +117,13 @@ OVERLAPS = """() => {
     const shownBars = /(\\d+) shown/.exec(title || chart.querySelector('.gtitle')?.textContent || '');
     const labels = chart.querySelectorAll('.xtick text').length;
     if (shownBars && labels !== +shownBars[1]) found.push(`${name}: ${labels} bar labels for ${shownBars[1]} shown`);
+    const plot = chart.querySelector('.js-plotly-plot');  // a heatmap of rows (tokens): a label on every row drawn
+    for (const t of plot?.data || [])
+      if (t.type === 'heatmap' && Array.isArray(t.y) && plot.layout?.yaxis?.type === 'category'
+          && plot.layout?.yaxis?.showticklabels !== false) {  // a table drawn without row labels names rows on hover
+        const rowLabels = chart.querySelectorAll('.ytick text').length;
+        if (rowLabels !== t.y.length) found.push(`${name}: ${rowLabels} row labels for ${t.y.length} rows`);
+      }
     for (const item of items) {
       const r = item.r;
       if (r.left < frame.left - 1 || r.right > frame.right + 1 || r.top < frame.top - 1 || r.bottom > frame.bottom + 1)

@@ -1,6 +1,6 @@
 """The wall's figure rules on plain data (the browser test, tests/test_browser_wall.py, measures the drawn pages):
 the Train loss chart's ln V line, Compare's members told apart without yellow, the batch title's count of bars, and
-a crowded scatter's word labels thinned to boxes that do not overlap."""
+a crowded scatter's word labels thinned to boxes that do not overlap, a heatmap of rows labelled on every row."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core import TrainConfig
 from core.captions import batch_title
 from core.compare import Series
 from ui import display
-from ui.figures import compare, space, train
+from ui.figures import compare, masks, space, train
 
 
 def test_the_train_loss_chart_draws_ln_v_dashed_with_its_value():
@@ -65,3 +65,17 @@ def test_a_legend_under_the_chart_on_the_wall_sits_below_the_axis_title():
     legend, margin = styled["layout"]["legend"], styled["layout"]["margin"]
     assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 0, "bottom")
     assert margin["b"] >= 80 + display.LEGEND_ROW_PX * 2  # six entries: more than one row
+
+
+def test_a_heatmap_of_rows_on_the_wall_labels_every_row_and_is_tall_enough_for_them():
+    labels = [f"{r} word{r}" for r in range(display.MAX_ROWS)]  # as many rows as the wall draws
+    fig = masks.gradient_heatmap(np.ones((len(labels), 16)), labels, "Each looked-up row's gradient")
+    assert fig["layout"]["yaxis"]["tickvals"] == labels  # off the wall too: every row labelled, in 15 px
+    assert (fig["layout"]["height"] - 90) / len(labels) >= masks.ROW_PX
+    styled = display.display_style(fig)
+    axis, margin = styled["layout"]["yaxis"], styled["layout"]["margin"]
+    assert axis["tickvals"] == labels and axis["ticktext"] == labels  # a tick on every row, none left to plotly
+    plot_px = styled["layout"]["height"] - margin["t"] - max(margin["b"], 90)
+    assert plot_px / len(labels) >= display.ROW_PX >= 1.5 * display.TICK_PX  # room for each 18 px label
+    assert styled["layout"]["height"] <= 768  # the wall's 20 rows stay within a projector's screen
+    go.Figure(styled)  # still a valid figure

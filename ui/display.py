@@ -28,6 +28,8 @@ MAX_LABELS = 30  # scatter points get their word as a visible label when a chart
 CROWDED_TEXT_PX = 18  # labels a figure draws on more points: a readable subset of them, at full size (_thin_labels)
 WALL_COLUMNS = 5  # a wall table's columns beside its first: 1 + 5 fit 18 px text beside the sidebar at 1024 px
 MAX_BARS = 20  # bars of a batch chart on the wall: each one labelled, its label on its own at 18 px
+MAX_ROWS = 20  # rows of a rows x dimensions heatmap on the wall: each labelled, the chart within a 768 px screen
+ROW_PX = 28  # a heatmap row on the wall: an 18 px label and the gap plotly keeps between two (else it drops one)
 UPRIGHT_BAR_TEXT = 8  # a bar chart with more bars than this writes its values upright on the wall
 INK = {False: "#000000", True: "#FFFFFF"}
 GRID = {False: "#B0B0B0", True: "#5A5A5A"}
@@ -102,6 +104,11 @@ def bars(shown):
     if dataclasses.is_dataclass(shown):
         return dataclasses.replace(shown, shown=shown.shown[:MAX_BARS])
     return shown[:MAX_BARS]
+
+
+def rows(n: int) -> int:
+    """How many rows of a rows x dimensions heatmap to draw: `n`, or on the wall at most MAX_ROWS (each labelled)."""
+    return min(n, MAX_ROWS) if on() else n
 
 
 def table(data, **kwargs) -> None:
@@ -292,6 +299,19 @@ def _thin_labels(fig: dict, layout: dict) -> None:
             t["texttemplate"] = template
 
 
+def _label_every_row(fig: dict, layout: dict, margin: dict) -> None:
+    """A heatmap over a category y axis (one row per token) with a label on every row: a tick per row (plotly's own
+    choice skips rows once they are close) and a plot tall enough for ROW_PX a row."""
+    heat = [t for t in fig.get("data", ()) if t.get("type") == "heatmap" and t.get("y") is not None]
+    axis = layout.get("yaxis") or {}
+    if len(heat) != 1 or axis.get("type") != "category":
+        return
+    labels = list(heat[0]["y"])
+    axis |= {"tickmode": "array", "tickvals": labels, "ticktext": labels}
+    below = max(margin.get("b") or 0, 90)  # the x axis's 18 px ticks and 20 px title
+    layout["height"] = max(layout["height"], (margin.get("t") or 0) + below + ROW_PX * len(labels))
+
+
 def _style_axis(axis: dict, ink: str, grid: str) -> None:
     tickfont, title_font = _font(axis, "tickfont", TICK_PX), _font(_sub(axis, "title"), "font", AXIS_TITLE_PX)
     tickfont["color"] = title_font["color"] = ink
@@ -332,6 +352,7 @@ def display_style(fig, dark: bool = False) -> dict:
     margin["t"] = max(margin.get("t") or 0, 80 if title.get("text") else 30)
     if legend.get("orientation") == "h":
         _legend_at_bottom(out, legend, margin)
+    _label_every_row(out, layout, margin)
     for axis in [*_subplots(layout, "xaxis"), *_subplots(layout, "yaxis")]:
         _style_axis(axis, ink, grid)
         if axis.get("tickangle") not in (None, 0):

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from ui import session
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,11 +77,27 @@ def navigation() -> st.Page:
     )  # fmt: skip
 
 
+SEEN = "nav_seen"  # session key: this session has run a page before (a first run in pages/ mode reruns)
+
+
 def ensure_declared() -> None:
-    """Declare the pages when app.py did not run (a fresh server's first request straight to a page's URL runs that
-    page alone): the server switches to st.navigation, and later reruns go through app.py."""
+    """Declare the pages when app.py did not run, and rerun through app.py when the run was Streamlit's pages/ mode.
+
+    A fresh server's first request straight to a page's URL runs that page alone, as an old-style pages/ app. The
+    st.navigation call below switches the server to app.py's pages, and resets the script's active page: every
+    widget drawn after it in this run gets an id other than the one it has in every later run, so the first click
+    or upload the browser sends for it is dropped (issue 13: a fresh server's first upload vanished). Rerunning at
+    once draws no widget under the ids of that one run. Only a session's first run: that is when a server is fresh.
+    (AppTest runs every page switch in pages/ mode; a rerun there would give that run's widgets other ids than the
+    next run's, the very thing this avoids, and drop the click that started it.)
+    """
+    first = not session.get(SEEN)
+    session.put(SEEN, True)
     if not getattr(_entry, "declared", False):
+        pages_mode = bool(PagesManager.uses_pages_directory)  # True only until the server's first st.navigation
         navigation()
+        if pages_mode and first:
+            st.rerun()
     _entry.declared = False
 
 

@@ -47,6 +47,7 @@ KEYS = MappingProxyType({
     "running": Key("bool", "training", "Run/Pause on the Train page", lambda: False),
     "store": Key("dict", "session", "the settings as asked for, possibly invalid (each control shows why)"),
     "page": Key("str | None", "session", "the title of the page shown (a run only ticks on Train)"),
+    "nav_seen": Key("bool", "nav", "this session ran a page before (ui.nav: a first run in pages/ mode reruns)"),
     "link_errors": Key("dict[str, str]", "links", "link values that could not be read, by query parameter"),
     "replay_target": Key("int | None", "links", "the step a link asked for, until it is reached"),
     "replay_refused": Key("tuple | None", "links", "(config, message, most steps) for a step a link may not ask"),

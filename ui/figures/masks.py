@@ -60,13 +60,18 @@ def _signed_rows(z: np.ndarray, labels: Sequence[str], title: str, height: int) 
         zmax=peak, colorbar={"title": {"text": "grad"}, "thickness": 14},
         hovertemplate="%{y}, dim %{x}: %{z:.2e}<extra></extra>",
     )  # fmt: skip
-    fig = figure([heat], {"yaxis": {"autorange": "reversed", "type": "category"}})
+    rows = list(labels)  # a tick on every row: plotly's own choice labels every other one once rows are close
+    fig = figure([heat], {"yaxis": {"autorange": "reversed", "type": "category", "tickmode": "array",
+                                    "tickvals": rows, "ticktext": rows}})  # fmt: skip
     return style(fig, title, height=height, xaxis_title="dimension", half=True)
+
+
+ROW_PX = 20  # a heatmap row: a 15 px label and the gap beside the next one (display mode makes them taller)
 
 
 def gradient_heatmap(grads: np.ndarray, labels: Sequence[str], title: str) -> dict:
     """The gradient of each touched row (rows x dims), signed."""
-    return _signed_rows(grads, labels, title, max(300, min(520, 90 + 18 * len(labels))))
+    return _signed_rows(grads, labels, title, max(300, 90 + ROW_PX * len(labels)))
 
 
 def contributions_heatmap(
@@ -79,7 +84,7 @@ def contributions_heatmap(
     z = np.vstack([contribs, total[None, :]])
     labels = [f"position {p}" for p in positions] + [sum_label]
     title = f"'{token}' ×{len(positions)}: its {len(positions)} contributions, then the row's"
-    return _signed_rows(z, labels, title, max(260, min(480, 110 + 26 * len(labels))))
+    return _signed_rows(z, labels, title, max(260, 110 + 26 * len(labels)))
 
 
 def grad_norm_contrast(

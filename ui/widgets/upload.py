@@ -74,7 +74,7 @@ def explore(table: export.Imported, layouts: dict, prefix: str) -> None:
         nearest = neighbour_table(
             table.weight, row, table.labels, table.categories, table.category_names, column="label"
         )
-        st.dataframe(pd.DataFrame(nearest), hide_index=True)
+        display.table(pd.DataFrame(nearest), hide_index=True)  # on the wall an HTML table: no column cut
         shown = display.md_escape(table.labels[row])
         st.caption(f"The {len(nearest['label'])} rows most cosine-similar to row {row} ('{shown}') of the imported "
                    f"{V:,} × {D:,} table.")  # fmt: skip
