@@ -46,12 +46,17 @@ def percent(share: float | None) -> str:
     return "?" if share is None or math.isnan(share) else f"{share:.1%}"
 
 
+MODEL_NAMES = {"skipgram": "full softmax", "sgns": "negative sampling", "gpt": "GPT"}  # config.MODELS, short
+
+
 def describe_run(cfg: TrainConfig, form: str = "full") -> str:
     """The run in one line, from its config. 'head' (the sidebar): 'SGD, lr 0.5, 100 × 16 table'; 'legend'
     (Compare's members): 'SGD lr 0.5, momentum 0.9, wd 0.01, tied'; 'full' (Predict): 'SGD, lr 0.5, momentum
     0.9, no weight decay, untied head, padding_idx 0, max_norm 1'."""
     spec, legend = OPTIMIZERS[cfg.optimizer], form == "legend"
     parts = [f"{spec.label}{'' if legend else ','} lr {cfg.lr:g}"]
+    if legend and cfg.model != "skipgram":  # the model, when it is not the default
+        parts[0] = f"{MODEL_NAMES[cfg.model]}: {parts[0]}"
     if form == "head":
         return f"{parts[0]}, {cfg.vocab_size:,} × {cfg.dim:,} table"
     parts += [f"momentum {cfg.momentum:g}"] if cfg.momentum else []
@@ -573,23 +578,42 @@ def _each(labels: Sequence[str], values: Sequence, fmt: str) -> str:
     return "; ".join(f"{label}: {value:{fmt}}" for label, value in zip(labels, values, strict=True))
 
 
-def compare_intro(base: TrainConfig) -> str:
-    """What every member of a comparison shares."""
+def compare_intro(base: TrainConfig, configs: Sequence[TrainConfig] = ()) -> str:
+    """What every member of a comparison shares (`configs`: the members, when they may differ in model)."""
+    models = list(dict.fromkeys(c.model for c in configs))
+    if len(models) <= 1:
+        return (
+            f"Every optimizer trains the sidebar's {base.vocab_size:,} × {base.dim:,} table from the same start, "
+            f"seed {base.seed}, batch {base.batch_size}. Changing a choice here starts the comparison over."
+        )
+    names = ", ".join(MODEL_NAMES[m] for m in models[:-1]) + f" and {MODEL_NAMES[models[-1]]}"
+    batches = (
+        "the skip-gram members on the same (centre, context) pairs, the GPT members on windows of the same text"
+        if "gpt" in models and len(set(models) - {"gpt"})
+        else "all on the same batches"
+    )
     return (
-        f"Every optimizer trains the sidebar's {base.vocab_size:,} × {base.dim:,} table from the same start, "
-        f"seed {base.seed}, batch {base.batch_size}. Changing a choice here starts the comparison over."
+        f"Every member ({names}) trains a {base.vocab_size:,} × {base.dim:,} token table from the same start, "
+        f"seed {base.seed}, batch {base.batch_size}: {batches}. Changing a choice here starts the comparison over."
     )
 
 
-def compare_loss_caption(labels: Sequence[str], series: Sequence, blind: float, name: str = "ln V") -> str:
-    """Each member's loss at its last step, against the blind guess `name` (ln V; negative sampling's (k+1) ln 2)."""
-    return f"Loss at its last step: {_each(labels, [s.loss[-1] for s in series], '.3f')} ({name} = {blind:.3f})."
+def compare_loss_caption(
+    labels: Sequence[str], series: Sequence, blind: float | Sequence[tuple[float, str]], name: str = "ln V"
+) -> str:
+    """Each member's loss at its last step, against the blind guess `name` (ln V; negative sampling's (k+1) ln 2),
+    or each of several (loss, name) when the members' models differ."""
+    guesses = [(blind, name)] if isinstance(blind, int | float) else list(blind)
+    said = "; ".join(f"{n} = {value:.3f}" for value, n in guesses)
+    return f"Loss at its last step: {_each(labels, [s.loss[-1] for s in series], '.3f')} ({said})."
 
 
-def compare_counts_caption(labels: Sequence[str], series: Sequence, agree: int, kept: int) -> str:
+def compare_counts_caption(
+    labels: Sequence[str], series: Sequence, agree: int, kept: int, who: str = "optimizer"
+) -> str:
     """In how many steps the members' gradients reached the same rows, and how many rows each moved."""
     return (
-        f"In {agree} of {kept} kept steps every optimizer's gradient reached exactly the same rows "
+        f"In {agree} of {kept} kept steps every {who}'s gradient reached exactly the same rows "
         f"({series[0].grad_rows.mean():.1f} per step for {labels[0]}). Rows moved per step: "
         f"{_each(labels, [s.moved_rows.mean() for s in series], '.1f')}."
     )
@@ -609,13 +633,16 @@ def compare_row_caption(token: str, labels: Sequence[str], trajectories: Sequenc
     return f"'{token}' had a gradient in {int(had_grad.sum())} of {len(steps)} steps; steps in which it moved: {moves}."
 
 
-def compare_pca_caption(labels: Sequence[str], lengths: Sequence[float], n_shown: int, n_rows: int) -> str:
+def compare_pca_caption(
+    labels: Sequence[str], lengths: Sequence[float], n_shown: int, n_rows: int, configs: Sequence[TrainConfig] = ()
+) -> str:
     """Under the PCA panels: what differs, each table's mean row length, and the sample."""
     shown = "" if n_shown == n_rows else f" Showing {n_shown:,} of {n_rows:,} rows."
-    return (
-        "Same step, same batches, same start: the layouts differ only by optimizer. Mean row length: "
-        f"{_each(labels, lengths, '.2f')}.{shown}"
-    )
+    same = "Same step, same batches, same start: the layouts differ only by optimizer"
+    if len({c.model for c in configs}) > 1:
+        batches = "same batches" if len({c.model == "gpt" for c in configs}) == 1 else "the same text"
+        same = f"Same step, {batches}, same start: the layouts differ by optimizer and by model"
+    return f"{same}. Mean row length: {_each(labels, lengths, '.2f')}.{shown}"
 
 
 def predict_result(step: int, result: Score, tally: Tally) -> tuple[str, list[tuple[str, str]]]:

@@ -28,6 +28,12 @@ def member_config(base: TrainConfig, optimizer: str, **options) -> TrainConfig:
     return base.replace(**{"optimizer": optimizer, "sparse": False, **defaults, **options})
 
 
+def batch_kind(cfg: TrainConfig) -> tuple:
+    """What a member's batches are: skip-gram's (centre, context) pairs (with or without negative sampling: its
+    negatives have a stream of their own), or a GPT's windows of T tokens. Members of one kind see the same batch."""
+    return ("windows", cfg.context) if cfg.model == "gpt" else ("pairs",)
+
+
 class Comparison:
     """Several Trainers on the same batches: `step()` steps every member once; records stay per member."""
 
@@ -68,15 +74,26 @@ class Comparison:
             except TrainingDiverged as error:
                 self.diverged[i] = error.message
                 records.append(None)
-        live = [r for r in records if r is not None]
-        if any(not np.array_equal(r.input_ids, live[0].input_ids) for r in live[1:]):
-            raise RuntimeError("members of a comparison drew different batches")  # a bug, never the user's
+        kinds = [batch_kind(c) for c in self.configs]
+        for kind in set(kinds):  # skip-gram's pairs (both models), or a GPT's windows of one length: the same batch
+            live = [r for r, k in zip(records, kinds, strict=True) if r is not None and k == kind]
+            if any(not np.array_equal(r.input_ids, live[0].input_ids) for r in live[1:]):
+                raise RuntimeError("members of a comparison drew different batches")  # a bug, never the user's
         self.step_count += 1
         return records
 
     def run(self, n_steps: int) -> None:
         for _ in range(n_steps):
             self.step()
+
+    @property
+    def same_batches(self) -> bool:
+        """Every member trains on the same batches (else some are a GPT's windows, others skip-gram's pairs)."""
+        return len({batch_kind(c) for c in self.configs}) == 1
+
+    def blind_guesses(self) -> list[tuple[float, str]]:
+        """Each distinct blind guess among the members, (loss, its name): ln V, negative sampling's (k+1) ln 2."""
+        return list(dict.fromkeys((c.blind_loss, c.blind_name) for c in self.configs))
 
     def series(self) -> list[Series]:
         return [series(list(m.history)) for m in self.members]

@@ -16,9 +16,10 @@ ui.page.setup("compare", "Optimizers side by side, on the same batches")
 base = session.cfg()
 configs = controls.members(base)
 run = controls.comparison(configs)
-st.caption(captions.compare_intro(base))
+st.caption(captions.compare_intro(base, run.configs))
 run = controls.step_buttons(run)
 labels = captions.member_labels(run.configs)
+who = "optimizer" if len({c.model for c in run.configs}) == 1 else "member"  # members may differ in model
 for i, message in run.diverged.items():
     st.error(f"{labels[i]}: {message}")
 if run.step_count == 0:
@@ -26,13 +27,13 @@ if run.step_count == 0:
     st.stop()
 
 all_series, V = run.series(), base.vocab_size
-blind, name = base.blind_loss, base.blind_name
-display.chart(compare.compare_loss(labels, all_series, blind, name))
-st.caption(captions.compare_loss_caption(labels, all_series, blind, name))
+guesses = run.blind_guesses()  # ln V, and negative sampling's (k+1) ln 2 if a member uses it
+display.chart(compare.compare_loss(labels, all_series, guesses, same_batches=run.same_batches))
+st.caption(captions.compare_loss_caption(labels, all_series, guesses))
 left, right = display.columns(2)
 with left:
     display.chart(compare.compare_counts(labels, all_series))
-    st.caption(captions.compare_counts_caption(labels, all_series, *run.grad_masks_agree()))
+    st.caption(captions.compare_counts_caption(labels, all_series, *run.grad_masks_agree(), who))
 with right:
     display.chart(compare.compare_moved_without_grad(labels, all_series))
     st.caption(captions.compare_moved_caption(labels, all_series))
@@ -47,10 +48,10 @@ frame_steps = run.frame_steps()
 chosen = step_picker(frame_steps, "compare_pca_step", "PCA at step", every=False)  # follows the newest step
 pca = session.memo("compare_pca", (tuple(run.configs), chosen), lambda: run.pca(chosen, MAX_POINTS), keep=1)
 first = run.members[0]
-title = f"PCA of each optimizer's table after step {chosen}"
+title = f"PCA of each {who}'s table after step {chosen}"
 tokens = [vocab[r] for r in pca.rows]
 display.chart(
     compare.scatter_panels(labels, pca.coords, tokens, first.categories[pca.rows], first.category_names, title)
 )
-st.caption(captions.compare_pca_caption(labels, pca.lengths, len(pca.rows), V))
+st.caption(captions.compare_pca_caption(labels, pca.lengths, len(pca.rows), V, run.configs))
 neighbour_changes(run, labels, "compare")

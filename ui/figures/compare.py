@@ -45,12 +45,27 @@ def _member_curves(labels: Sequence[str], series: Sequence[Series], field: str) 
     return fig
 
 
-def compare_loss(labels: Sequence[str], series: Sequence[Series], blind_guess: float, name: str = "ln V") -> go.Figure:
-    """Each member's loss per step on one chart, with the blind guess `name` (ln V; SGNS: (k+1) ln 2) dashed."""
+def compare_loss(
+    labels: Sequence[str],
+    series: Sequence[Series],
+    blind_guess: float | Sequence[tuple[float, str]],
+    name: str = "ln V",
+    same_batches: bool = True,
+) -> go.Figure:
+    """Each member's loss per step on one chart, with the blind guess `name` (ln V; SGNS: (k+1) ln 2) dashed, or
+    each of several (loss, name) when the members' models differ."""
     fig = _member_curves(labels, series, "loss")
-    fig.add_hline(y=blind_guess, line={"dash": "dash", "color": "#777777"}, annotation_text=f"{name}: a blind guess")
+    guesses = [(blind_guess, name)] if isinstance(blind_guess, int | float) else list(blind_guess)
+    for i, (value, what) in enumerate(guesses):  # two close lines: their labels on opposite sides
+        fig.add_hline(y=value, line={"dash": "dash", "color": "#777777"}, annotation_text=f"{what}: a blind guess",
+                      annotation_position="top right" if i % 2 == 0 else "bottom left")  # fmt: skip
     return style(
-        fig, "Loss per step, same batches", height=360, xaxis_title="step", yaxis_title="loss", legend=LEGEND_BELOW
+        fig,
+        "Loss per step, same batches" if same_batches else "Loss per step, same text",
+        height=360,
+        xaxis_title="step",
+        yaxis_title="loss",
+        legend=LEGEND_BELOW,
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core import OPTIMIZERS, ConfigError, TrainConfig
+from core.captions import MODEL_NAMES
 from core.compare import MAX_MEMBERS, Comparison, member_config
+from core.config import MODELS
 from core.optimizers import optimizer_defaults
 from serve import memory
 from ui import display, session, training
@@ -21,8 +23,9 @@ def optimizer_of(member: str) -> str:
     return member.removesuffix(SECOND)
 
 
-def _options(member: str, dim: int) -> dict:
-    """One member's own settings, at its optimizer's defaults (for the table's dimension) until changed."""
+def _options(member: str, dim: int, model: str) -> dict:
+    """One member's own settings, at its optimizer's defaults (for the table's dimension) until changed, and the
+    model around its table (the sidebar's until changed)."""
     name = optimizer_of(member)
     default = {**optimizer_defaults(name, dim), **SECOND_DEFAULTS.get(member, {})}
     lr = st.number_input(f"{LABELS[member]}: lr", 1e-5, 100.0, default["lr"], format="%g", key=f"compare_lr_{member}")
@@ -35,6 +38,9 @@ def _options(member: str, dim: int) -> dict:
         opts["momentum"] = st.number_input("momentum", 0.0, 0.99, default["momentum"], key=f"compare_momentum_{member}")
     if OPTIMIZERS[name].uses_betas:  # beta1 0: no running mean of the gradient, so no moves without one
         opts["beta1"] = st.number_input("beta1", 0.0, 0.999, default["beta1"], key=f"compare_beta1_{member}")
+    models = list(MODELS)
+    opts["model"] = st.selectbox("model", models, models.index(model), format_func=MODEL_NAMES.get,
+                                 key=f"compare_model_{member}")  # fmt: skip
     return opts
 
 
@@ -51,7 +57,7 @@ def members(base: TrainConfig) -> list[TrainConfig]:
     configs = []
     for col, name in zip(st.columns(len(names)), names, strict=True):
         with col:
-            opts = _options(name, base.dim)
+            opts = _options(name, base.dim, base.model)
         try:
             configs.append(member_config(base, optimizer_of(name), **opts))
         except ConfigError as error:
