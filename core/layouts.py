@@ -3,12 +3,14 @@
 frame content, for a page that reruns; `warm_up_umap()` compiles umap's numba code once per process in the
 background (until then a page shows PCA). A point moves only because its row moved:
 
-- UMAP: the first frame is a full fit; each later one a 30-epoch fit warm-started from the previous layout, its
-  learning rate proportional to how far the rows moved (`UMAP_LR_PER_MOVE`), then Procrustes-aligned onto the
+- UMAP: the first frame is a full fit; each later one a 30-epoch fit warm-started from the previous layout (above
+  UMAP_SHORT_ROWS rows: 200 and 10 epochs, `umap_epochs`), its learning rate proportional to how far the rows
+  moved (`UMAP_LR_PER_MOVE`), then Procrustes-aligned onto the
   previous layout, and each point's step capped (`limit_moves`) at `UMAP_MAX_MOVE` times its row's relative move
   (more beyond `UMAP_FREE_MOVE`: new neighbours). Without the cap UMAP's SGD moves still points: 0.14-0.26 of the
   spread per frame while rows moved 0.04-0.05 (measured on real training frames). Exact k-NN from numpy goes in
-  as `precomputed_knn`, which skips umap's slow small-data path and pynndescent's JIT.
+  as `precomputed_knn`, which skips umap's slow small-data path and pynndescent's JIT; while rows moved less
+  than UMAP_KNN_REUSE_MOVE since the last exact k-NN, a frame keeps its neighbour lists, measured again (`reuse_knn`).
 - PCA: each frame on its own top components (numpy SVD, sklearn's signs on the first), then rotated within that
   plane (Procrustes, no scaling) onto the previous layout, so axes do not flip or spin.
 - Under `UMAP_MIN_ROWS` (distinct) rows, or when umap fails: PCA, and `.notes` says why; D < n_components: zeros.
@@ -32,7 +34,10 @@ from core.limits import LAYOUT_CACHE_BYTES, UMAP_MAX_ROWS
 METHODS = ("umap", "pca")
 UMAP_MIN_ROWS = 16  # fewer rows than this: too few neighbours for UMAP to mean anything; PCA instead
 UMAP_N_NEIGHBORS = 15
-UMAP_WARM_EPOCHS = 30  # epochs of a warm-started frame
+UMAP_FULL_EPOCHS, UMAP_WARM_EPOCHS = 500, 30  # epochs of a full fit (umap's own default) and of a warm-started frame
+UMAP_SHORT_ROWS = 2_000  # above this many rows UMAP_SHORT_EPOCHS instead: a full fit of 5,000 rows took ~7 s
+UMAP_SHORT_EPOCHS = (200, 10)  # umap's own full fit above 10,000 rows; a warm frame's lr x 3, for the same reach
+UMAP_KNN_REUSE_MOVE = 0.05  # a frame reuses the previous frame's neighbour lists while rows moved less than this
 UMAP_LR_PER_MOVE = 2.0  # learning rate per unit of relative row movement (0.01 moved -> lr 0.02)
 UMAP_LR_RANGE = (0.005, 1.0)
 UMAP_MAX_MOVE = 1.0  # a point's step / layout spread <= this x its row's step / table spread ...
@@ -120,21 +125,25 @@ def limit_moves(
 
 
 def exact_knn(x: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Exact Euclidean k nearest neighbours of every row (itself first): indices (V, k), distances (V, k)."""
-    x = x.astype(np.float64)
-    sq = (x * x).sum(axis=1)
+    """Exact Euclidean k nearest neighbours of every row (itself first, even among duplicates): indices (V, k),
+    distances (V, k). Candidates are ranked in float32 (one matmul a chunk), the k kept measured in float64."""
+    x32, x64 = x.astype(np.float32), x.astype(np.float64)
+    sq = (x32 * x32).sum(axis=1)  # (V,)
     indices = np.empty((len(x), k), dtype=np.int64)
     dists = np.empty((len(x), k), dtype=np.float32)
+    chunk = max(16, min(chunk, 2**21 // (k * x.shape[1])))  # (chunk, k, D) float64 below: at most 16 MB
     for lo in range(0, len(x), chunk):
         rows = np.arange(lo, min(lo + chunk, len(x)))
-        d2 = sq[rows, None] + sq[None, :] - 2.0 * (x[rows] @ x.T)  # (c, V)
-        np.maximum(d2, 0.0, out=d2)
-        d2[np.arange(len(rows)), rows] = -1.0  # a row is its own first neighbour, even among duplicates
-        idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        part = np.take_along_axis(d2, idx, axis=1)
-        order = np.argsort(part, axis=1, kind="stable")
+        d2 = x32[rows] @ x32.T  # (c, V); |a|^2 - 2<x, a> ranks as |x - a|^2 does (|x|^2 is one constant a row)
+        d2 *= -2.0
+        d2 += sq
+        d2[np.arange(len(rows)), rows] = -np.inf  # a row is its own first neighbour, even among duplicates
+        idx = np.argpartition(d2, k - 1, axis=1)[:, :k]  # (c, k)
+        exact = np.linalg.norm(x64[rows, None, :] - x64[idx], axis=2)  # (c, k)
+        exact[idx == rows[:, None]] = -1.0
+        order = np.argsort(exact, axis=1, kind="stable")
         indices[rows] = np.take_along_axis(idx, order, axis=1)
-        dists[rows] = np.sqrt(np.maximum(np.take_along_axis(part, order, axis=1), 0.0))
+        dists[rows] = np.maximum(np.take_along_axis(exact, order, axis=1), 0.0)
     return indices, dists
 
 
@@ -213,7 +222,7 @@ class LayoutCache:
         self.sample_idx: np.ndarray | None = None  # rows UMAP laid out when V > max_rows; None: all rows
         self.notes: tuple[str, ...] = ()  # what the last layouts() call did differently, for the page
         self.n_computed = 0  # frames computed (not served from the cache) since construction
-        self._cache: OrderedDict[bytes, tuple[np.ndarray, bool]] = OrderedDict()  # key -> (layout, is_umap)
+        self._cache: OrderedDict[bytes, Entry] = OrderedDict()  # frame key -> (layout, is_umap, UMAP's k-NN)
         self._n_rows: int | None = None
 
     def layouts(self, frames: Sequence[np.ndarray]) -> np.ndarray:
@@ -224,7 +233,7 @@ class LayoutCache:
         self._set_rows(arrays[0].shape[0])
         notes: list[str] = []
         out = np.empty((len(arrays), arrays[0].shape[0], self.n_components), dtype=np.float32)
-        previous: tuple[np.ndarray, bool] | None = None
+        previous: Entry | None = None
         with _BLAS.limit(limits=1, user_api="blas"):
             for f, x in enumerate(arrays):
                 key = frame_key(x)
@@ -260,25 +269,25 @@ class LayoutCache:
         else:
             self.sample_idx = None
 
-    def _store(self, key: bytes, entry: tuple[np.ndarray, bool]) -> None:
+    def _store(self, key: bytes, entry: Entry) -> None:
         self._cache[key] = entry
-        while len(self._cache) > 1 and sum(e[0].nbytes for e in self._cache.values()) > self.max_cache_bytes:
+        while len(self._cache) > 1 and sum(_nbytes(e) for e in self._cache.values()) > self.max_cache_bytes:
             self._cache.popitem(last=False)  # least recently used first
 
-    def _compute(self, x, x_prev, previous, notes: list[str]) -> tuple[np.ndarray, bool]:
+    def _compute(self, x, x_prev, previous, notes: list[str]) -> Entry:
         rows = self.sample_idx if self.sample_idx is not None else slice(None)
         if self.method == "umap":
             reason = self._umap_refusal(x[rows])
             if reason is None:
                 try:
-                    layout = self._umap(x, x_prev, previous)
+                    layout, knn = self._umap(x, x_prev, previous)
                     if np.isfinite(layout[rows]).all():
-                        return layout, True
+                        return layout, True, knn
                     reason = "UMAP produced non-finite coordinates"
                 except Exception as exc:  # on purpose: any umap failure becomes a PCA view plus a note
                     reason = f"UMAP failed ({type(exc).__name__}: {exc})"
             notes.append(f"{reason}; showing PCA instead.")
-        return self._pca(x, previous), False
+        return self._pca(x, previous), False, None
 
     def _umap_refusal(self, x: np.ndarray) -> str | None:
         if len(x) < UMAP_MIN_ROWS:
@@ -295,32 +304,68 @@ class LayoutCache:
             layout = procrustes(layout, previous[0].astype(np.float64), scale=False)
         return layout.astype(np.float32)
 
-    def _umap(self, x: np.ndarray, x_prev, previous) -> np.ndarray:
+    def _umap(self, x: np.ndarray, x_prev, previous) -> tuple[np.ndarray, Knn]:
         import umap  # slow first import (numba); see warm_up_umap
 
         rows = self.sample_idx if self.sample_idx is not None else np.arange(len(x))
         xs = x[rows].astype(np.float32)  # (S, D)
         k = min(UMAP_N_NEIGHBORS, len(xs) - 1)
-        knn_idx, knn_dist = exact_knn(xs, k)
+        first_epochs, warm_epochs = umap_epochs(len(xs))
+        init = previous[0][rows] if previous is not None and previous[1] else None
+        warm = init is not None and np.all(np.ptp(init, axis=0) > 0)
+        if warm:
+            before, after = x_prev[rows].astype(np.float64), xs.astype(np.float64)
+            moved = relative_move(before, after)
+        knn = reuse_knn(xs, previous[2], moved) if warm and previous[2] is not None else None
+        if knn is None:
+            knn = (*exact_knn(xs, k), 0.0)
         options = dict(
             n_components=self.n_components,
             n_neighbors=k,
             random_state=self.seed,
-            precomputed_knn=(knn_idx, knn_dist),
+            precomputed_knn=knn[:2],
             force_approximation_algorithm=True,  # otherwise umap ignores precomputed_knn below 4,096 rows
         )
-        init = previous[0][rows] if previous is not None and previous[1] else None
-        if init is not None and np.all(np.ptp(init, axis=0) > 0):
-            before, after = x_prev[rows].astype(np.float64), xs.astype(np.float64)
-            lr = float(np.clip(UMAP_LR_PER_MOVE * relative_move(before, after), *UMAP_LR_RANGE))
-            reducer = umap.UMAP(init=init, n_epochs=UMAP_WARM_EPOCHS, learning_rate=lr, **options)
+        if warm:
+            lr_per_move = UMAP_LR_PER_MOVE * UMAP_WARM_EPOCHS / warm_epochs  # fewer epochs, longer steps: same reach
+            lr = float(np.clip(lr_per_move * moved, *UMAP_LR_RANGE))
+            reducer = umap.UMAP(init=init, n_epochs=warm_epochs, learning_rate=lr, **options)
             coords = procrustes(reducer.fit_transform(xs).astype(np.float64), init, scale=True)
             coords = limit_moves(init.astype(np.float64), coords, before, after)
         else:
-            coords = umap.UMAP(**options).fit_transform(xs)
+            coords = umap.UMAP(n_epochs=first_epochs, **options).fit_transform(xs)
         layout = np.full((len(x), self.n_components), np.nan, dtype=np.float32)
         layout[rows] = coords
-        return layout
+        return layout, knn
+
+
+Knn = tuple[np.ndarray, np.ndarray, float]  # UMAP's k-NN (indices, distances) and the rows' relative move since exact
+Entry = tuple[np.ndarray, bool, Knn | None]  # a LayoutCache entry: layout, whether UMAP made it, its k-NN
+
+
+def _nbytes(entry: Entry) -> int:
+    return entry[0].nbytes + (entry[2][0].nbytes + entry[2][1].nbytes if entry[2] is not None else 0)
+
+
+def reuse_knn(x: np.ndarray, previous: Knn, moved: float) -> Knn | None:
+    """The previous frame's neighbours of each row, measured again and sorted, while the rows have moved at most
+    UMAP_KNN_REUSE_MOVE (relative, summed over frames) since the last exact k-NN; else None."""
+    indices, _, moved_before = previous
+    if len(indices) != len(x) or moved_before + moved > UMAP_KNN_REUSE_MOVE:
+        return None
+    x64 = x.astype(np.float64)
+    dists = np.linalg.norm(x64[:, None, :] - x64[indices], axis=2)  # (S, k)
+    dists[:, 0] = -1.0  # itself first
+    order = np.argsort(dists, axis=1, kind="stable")
+    dists = np.maximum(np.take_along_axis(dists, order, axis=1), 0.0).astype(np.float32)
+    return np.take_along_axis(indices, order, axis=1), dists, moved_before + moved
+
+
+def umap_epochs(n_rows: int) -> tuple[int, int]:
+    """Epochs of a full fit and of a warm-started frame for `n_rows` rows (the module docstring)."""
+    if n_rows <= UMAP_SHORT_ROWS:
+        return UMAP_FULL_EPOCHS, UMAP_WARM_EPOCHS
+    return UMAP_SHORT_EPOCHS
 
 
 def project(frames: Sequence[np.ndarray], method: str = "umap", n_components: int = 2, seed: int = 0) -> np.ndarray:

@@ -33,13 +33,13 @@ rows = space.shown_rows(V, MAX_POINTS, laid_out, trail)
 where, shown_cats = {int(r): i for i, r in enumerate(rows)}, tr.categories[rows]
 start = steps.index(chosen) if chosen in steps else len(steps) - 1
 title = space.scatter_title(used, len(rows), V, len(frames), shown_cats)
-display.chart(space.embedding_animation(
+display.chart(fig := space.embedding_animation(
     coords[:, rows], steps, [vocab[r] for r in rows], shown_cats, tr.category_names,
     trail_rows=[where[r] for r in trail if r in where], start=start, title=title,
 ))  # fmt: skip
-n_laid_out, labelled = None if laid_out is None else len(laid_out), display.labelled(len(rows), space.MAX_TEXT_LABELS)
-notes = space_notes(steps, tr.snapshots.stride, len(rows), V, n_laid_out, labelled, (shown_cats >= 0).any(), len(trail))
-st.caption(notes)
+labelled = "some" if space.labels_thinned(fig) else display.labelled(len(rows), space.MAX_TEXT_LABELS)
+st.caption(space_notes(steps, tr.snapshots.stride, len(rows), V, None if laid_out is None else len(laid_out), labelled,
+                       (shown_cats >= 0).any(), len(trail)))  # fmt: skip
 left, right = display.columns(2)
 with left:
     most_used = [int(r) for r in frequent_first[:PICKABLE]]  # any row: neighbours need no layout

@@ -138,3 +138,40 @@ def test_purity_curve_draws_the_values_and_the_chance_it_is_given():
     np.testing.assert_allclose(np.asarray(fig.data[0].y), [0.2, 0.5, 0.9])
     assert fig.layout.annotations[0].text == "chance 27%"
     assert [s.y0 for s in fig.layout.shapes if s.type == "line" and s.y0 == s.y1] == [0.27]
+
+
+def shown_words(trace: dict) -> list[str]:
+    """The words a point trace draws on screen (texttemplate "" hides one; no texttemplate: every one)."""
+    words = list(trace["text"])
+    template = trace.get("texttemplate")
+    return words if template is None else [w for w, t in zip(words, template, strict=True) if t]
+
+
+def test_word_labels_do_not_pile_up_on_a_phone_and_heads_and_hover_keep_every_word():
+    rng = np.random.default_rng(0)
+    grid = np.stack([4.0 * (np.arange(10) % 5), 6.0 + 6.0 * (np.arange(10) // 5)], axis=1)  # 10 words with room
+    coords = np.concatenate([rng.normal(0, 0.3, (3, 50, 2)), np.stack([grid] * 3)], axis=1)  # and a crowd of 50
+    labels = [f"word{i}" for i in range(60)]
+    fig = space.embedding_animation(coords, [0, 5, 10], labels, np.arange(60) % 3, ["a", "b", "c"], trail_rows=[2])
+    layout = fig["layout"]
+    (x0, x1), (y0, y1) = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    plot_h = layout["height"] - layout["margin"]["t"] - layout["margin"]["b"]
+    px_x, px_y = 390 - 2 * 16 - layout["margin"]["l"] - layout["margin"]["r"], plot_h  # a phone's plot, in px
+    for data in [fig["data"], *(f["data"] for f in fig["frames"])]:
+        points = [t for t in data if t["name"] in ("a", "b", "c")]
+        assert sorted(w for t in points for w in t["text"]) == sorted(labels)  # hover: every word
+        (head,) = [t for t in data if t["name"] == "word2"]
+        assert list(head["text"]) == ["word2"] and "texttemplate" not in head  # a trail's head keeps its word
+        boxes = []  # each word shown: 12 px type, 7.2 px a character, just above its point
+        for t in points:
+            for x, y, word in zip(t["x"], t["y"], t["text"], strict=True):
+                if word in shown_words(t):
+                    cx, cy = (x - x0) / (x1 - x0) * px_x, (y - y0) / (y1 - y0) * px_y
+                    boxes.append((cx - 3.6 * len(word), cx + 3.6 * len(word), cy + 6, cy + 22))
+        assert 10 <= len(boxes) < 30  # the grid's words and a few of the crowd's
+        for a, b in itertools.combinations(boxes, 2):
+            assert not (a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]), "two words overlap"
+    sparse = np.stack([np.stack([np.arange(30) % 5, np.arange(30) // 5], axis=1) * 10.0] * 2)  # a wide grid
+    spread_out = space.embedding_animation(sparse, [0, 1], labels[:30], np.zeros(30, int), ["a"])
+    assert shown_words(spread_out["data"][0]) == labels[:30]  # room for every word: every word shown
+    assert not space.labels_thinned(spread_out) and space.labels_thinned(fig)

@@ -4,6 +4,7 @@ rows), the rows shown and the scatter's title, and kNN category purity. Plain-da
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +13,8 @@ from core.rows import sample_rows
 from ui.figures.style import FONT_SIZE, NO_CATEGORY, PADDING, USED, category_colour, figure, merge, plain, style, trace
 
 MAX_TEXT_LABELS = 60  # points drawn with their word beside them; more only show it on hover
+LABEL_PX, HEAD_LABEL_PX = 12, 17  # a point's word; a trail head's
+LABEL_PLOT_PX = 268  # the plot's width on a phone (390 px: Streamlit's padding, the figure's side margins)
 # Trails: each its own colour and dash, so two trails stay apart even over points of the same colour.
 TRAIL_COLOURS = ("#000000", "#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00")
 TRAIL_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -150,7 +153,70 @@ def embedding_animation(
     }  # under the slider: at the side it took 40% of a phone
     fig = style(fig, title, height=600, legend=legend)
     rows = 1 + (len(cats) + len(trail_rows)) // 3  # legend rows, three entries a row on a phone
-    return merge(fig, {"layout": {"margin": {"b": 190 + 30 * rows}}})  # the slider, then the legend
+    fig = merge(fig, {"layout": {"margin": {"b": 190 + 30 * rows}}})  # the slider, then the legend
+    if show_text and n_dims == 2:
+        thin_labels(fig)
+    return fig
+
+
+def labels_thinned(fig: dict) -> bool:
+    """Whether `thin_labels` left some point of the figure without its word on screen."""
+    frames = [fig["data"], *(frame["data"] for frame in fig.get("frames") or ())]
+    return any(isinstance(t.get("texttemplate"), list) and "" in t["texttemplate"] for data in frames for t in data)
+
+
+def label_boxes(x: np.ndarray, y: np.ndarray, half: np.ndarray, font_px: float, scale: tuple) -> np.ndarray:
+    """(N, 4) boxes (left, right, bottom, top) in screen px of words `half` px half-wide drawn above their points
+    (textposition "top center"), `scale` = px per data unit along x and y."""
+    px, py = np.asarray(x, dtype=float) * scale[0], np.asarray(y, dtype=float) * scale[1]
+    return np.stack([px - half, px + half, py + 5, py + 5 + font_px + 6], axis=1)
+
+
+def half_widths(words: Sequence[str], font_px: float) -> np.ndarray:
+    """Half the width in px of each word at `font_px` (0.6 em a character), 4 px between words."""
+    return (0.6 * font_px * np.array([len(html.unescape(str(w))) for w in words], dtype=float) + 8) / 2
+
+
+def overlaps(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """(N, M) whether box i of `boxes` overlaps box j of `others`."""
+    b, o = boxes[:, None, :], others[None, :, :]
+    return (b[..., 0] < o[..., 1]) & (o[..., 0] < b[..., 1]) & (b[..., 2] < o[..., 3]) & (o[..., 2] < b[..., 3])
+
+
+def thin_labels(fig: dict, plot_px: int = LABEL_PLOT_PX) -> None:
+    """Each frame's point words only where they overlap no word kept before them (greedily, in row order, after the
+    trail heads' words) on a plot `plot_px` wide, so that they do not pile up on a phone: the others keep their word
+    for hover (texttemplate ""). In place; the wall restyles its labels itself (ui.display)."""
+    layout = fig["layout"]
+    (x0, x1), (y0, y1) = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    plot_h = layout["height"] - layout["margin"]["t"] - layout["margin"]["b"]
+    scale = (plot_px / (x1 - x0), max(plot_h, 100) / (y1 - y0))
+    halves: dict[str, np.ndarray] = {}  # a trace's words are the same in every frame
+
+    def boxes_of(traces: list[dict], font_px: float) -> np.ndarray:
+        for t in traces:
+            if t["name"] not in halves:
+                halves[t["name"]] = half_widths(t["text"], font_px)
+        return np.concatenate(
+            [label_boxes(t["x"], t["y"], halves[t["name"]], font_px, scale) for t in traces] or [np.zeros((0, 4))]
+        )
+
+    for data in [fig["data"], *(frame["data"] for frame in fig["frames"])]:
+        labelled = [t for t in data if "text" in t["mode"]]
+        kept = boxes_of([t for t in labelled if t["legendgroup"].startswith("trail")], HEAD_LABEL_PX)  # the heads
+        points = [t for t in labelled if t["legendgroup"].startswith("cat")]
+        boxes = boxes_of(points, LABEL_PX)
+        blocked = ~np.isfinite(boxes).all(axis=1) | overlaps(boxes, kept).any(axis=1)
+        among = overlaps(boxes, boxes)
+        show = np.zeros(len(boxes), dtype=bool)
+        for i in range(len(boxes)):
+            if not blocked[i]:
+                show[i] = True
+                blocked |= among[i]
+        start = 0
+        for t in points:
+            t["texttemplate"] = np.where(show[start : start + len(t["text"])], "%{text}", "").tolist()
+            start += len(t["text"])
 
 
 def _axis_range(values: np.ndarray) -> list[float]:
