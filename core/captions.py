@@ -909,3 +909,133 @@ def positions_caption(rec, what: str) -> str:
         f"Step {rec.step}: {n_moved} of {n_positions} position rows moved ({every}); the largest move, "
         f"|Δ| = {moved[top]:.3g}, is position {top}'s."
     )
+
+
+# ---------------------------------------------------------------- the Scale page's family of models (core.family)
+if TYPE_CHECKING:  # types only: core.family loads torch
+    from core.family import Family, FamilyPlan, MemberResult
+
+
+def family_intro(plan: FamilyPlan) -> str:
+    """What Measure will train, and how the tokens are made equal."""
+    gpts = ", ".join(m.label.removeprefix("GPT ") for m in plan.members if m.model == "gpt")
+    dims = ", ".join(str(m.dim) for m in plan.members if m.model == "skipgram")
+    t, b = plan.context, plan.windows
+    return (
+        f"Trains small GPTs of layers × width {gpts} and skip-grams at D = {dims} on your corpus, "
+        f"{plan.steps} steps each, the same seed, each with Adam at the app's default learning rate for its width. "
+        f"A GPT step sees {b:,} windows of T = {t} tokens ({b * t:,} tokens); a skip-gram step takes T times the "
+        f"batch, {b * t:,} (centre, context) pairs, so every model looks up the same {plan.steps * b * t:,} tokens."
+    )
+
+
+def family_held_out(plan: FamilyPlan) -> str:
+    """Where the held-out data comes from, and what is compared with what."""
+    where = (
+        f"the toy language's sentences drawn with another seed ({plan.base.seed + 1}): the same vocabulary, "
+        "text no model trains on"
+        if plan.held_text is None
+        else "the last tenth of your text's sentences, which no model trains on, mapped with the vocabulary of "
+        "the first nine tenths (other words become <unk>)"
+    )
+    return (
+        f"Held-out loss is measured on {where}. A skip-gram's loss (predict a context word from one word) and a "
+        "GPT's (predict the next token from up to T before it) are different tasks: compare losses within a "
+        "family, and the table's kNN purity across all."
+    )
+
+
+def family_shrunk(plan: FamilyPlan) -> str | None:
+    """Why the family trains with fewer windows a step than planned (None: it does not)."""
+    if not plan.shrunk:
+        return None
+    asked, t, v = plan.asked_windows, plan.context, plan.base.vocab_size
+    why = (
+        f"would need {byte_size(plan.asked_bytes)} for the largest model, over the budget of "
+        f"{byte_size(plan.budget_bytes)}"
+        if plan.over_memory
+        else f"would score {asked * t * v:,} logits a step (× {plan.steps * len(plan.members):,} steps: minutes of a "
+        f"shared server)"
+    )
+    return (
+        f"{asked} windows of {t} tokens over {v:,} tokens {why}. The family trains with {plan.windows} windows "
+        f"a step instead ({plan.tokens_per_step:,} tokens, the skip-grams as many pairs)."
+    )
+
+
+def family_unfit(plan: FamilyPlan) -> str:
+    return (
+        f"Even one window a step needs {byte_size(plan.peak_bytes)} for the largest model, over the budget of "
+        f"{byte_size(plan.budget_bytes)}. Choose a smaller vocabulary or context to measure."
+    )
+
+
+def family_too_short(message: str) -> str:
+    """Why a text is not measured: less its held-out tenth, TrainConfig refuses it (`message`)."""
+    return f"With its last tenth held out, your text is too short to train on: {message}"
+
+
+def family_vocab_limit(max_vocab: int) -> str:
+    return f"The family trains six models; it runs for vocabularies up to {max_vocab:,} tokens."
+
+
+def family_progress(family: Family) -> str:
+    n, done = len(family.plan.members), len(family.results)
+    now = f"; now {family.plan.members[done].label}" if done < n else ""
+    return f"Training: {family.done_steps:,} of {family.total_steps:,} steps ({done} of {n} models done{now})"
+
+
+def family_resume(family: Family) -> str:
+    return f"Continue ({len(family.results)} of {len(family.plan.members)} models done)"
+
+
+def family_diverged(family: Family) -> str | None:
+    diverged = [r.member.label for r in family.results if r.diverged]
+    return f"Training diverged for {', '.join(diverged)}: nothing to compare there." if diverged else None
+
+
+def _family_line(results: Sequence[MemberResult], name: str, purity: bool) -> str:
+    """'GPT 1×16 (5,360 parameters): held-out loss 3.030, purity 0.99; ...' for one family, smallest first."""
+    parts = [
+        f"{r.member.label} ({r.params:,} parameters): held-out loss {r.held_out_loss:.3f}"
+        + (f", purity {r.purity:.2f}" if purity else "")
+        for r in results
+    ]
+    return f"{name}: " + "; ".join(parts) + "."
+
+
+def family_caption(family: Family) -> str:
+    """Under the family's chart: every model's numbers, the tokens they each looked up, and which did best."""
+    results = [r for r in family.results if not r.diverged]
+    purity = family.plan.has_categories
+    lines = []
+    for model, name in (("gpt", "GPTs"), ("skipgram", "Skip-grams")):
+        if members := [r for r in results if r.member.model == model]:
+            best = min(members, key=lambda r: r.held_out_loss)
+            lines.append(_family_line(members, name, purity) + f" Lowest held-out loss: {best.member.label}.")
+    seen = " or ".join(f"{n:,}" for n in sorted({r.tokens_seen for r in family.results}))
+    purest = ""
+    if purity and results:
+        top = max(results, key=lambda r: r.purity)
+        purest = f" The purest table: {top.member.label}'s ({top.purity:.2f}; chance {family.chance:.2f})."
+    partial = "" if family.done else f" Stopped after {len(family.results)} of {len(family.plan.members)} models."
+    return " ".join(lines) + f" Each model looked up {seen} tokens.{purest}{partial}"
+
+
+def family_no_categories() -> str:
+    return (
+        "Your text's words have no categories, so there is no kNN purity to measure: only held-out loss is shown. "
+        "The toy language (no text in the sidebar) has six categories to measure it on."
+    )
+
+
+def family_limits(plan: FamilyPlan) -> str:
+    """What the family shows, and what it does not."""
+    tokens = plan.steps * plan.tokens_per_step
+    return (
+        f"What this shows: on your corpus, after {tokens:,} tokens each, which of these models predicts text it "
+        "never saw best, and whose token table groups the categories best. What it does not show: how GPT-4 "
+        "behaves. A toy corpus is not GPT-4's data: GPT-3 alone trained on 300 billion tokens (Brown et al. "
+        "2020; GPT-4's data are not published) with 175 billion parameters. Bigger models pay off when the data "
+        "and the training grow with them; a few seconds on a small corpus can favour the smallest model."
+    )

@@ -177,12 +177,23 @@ def _text_corpus(text: str, vocab_size: int, window: int, padding_idx: int | Non
     if padding_idx is not None:
         vocab.insert(padding_idx, PAD)
     vocab += [f"<unused_{i}>" for i in range(vocab_size - len(vocab))]  # text with fewer words than V
+    return text_in_vocab(text, vocab, window, padding_idx)
+
+
+def text_in_vocab(text: str, vocab: list[str], window: int, padding_idx: int | None = None) -> Corpus:
+    """`text` as a corpus in a vocabulary given (its own, or another text's: held-out data): each word its row
+    there, else <unk>'s; pairs cut as any corpus's. A text of fewer than 2 words has no pairs."""
+    words, sentence_of = _tokenize(text)
     index = {w: i for i, w in enumerate(vocab)}
     unk = index[UNK]
     tokens = np.fromiter((index.get(w, unk) for w in words), dtype=np.int64, count=len(words))
-    sentence_ids = np.asarray(sentence_of, dtype=np.int64)
-    categories = np.full(vocab_size, -1, dtype=np.int64)
-    return _finish(vocab, categories, [], tokens, sentence_ids, window, padding_idx)
+    categories = np.full(len(vocab), -1, dtype=np.int64)
+    if len(tokens) < 2:
+        empty = np.empty(0, dtype=np.int64)
+        return Corpus(
+            vocab, categories, [], np.bincount(tokens, minlength=len(vocab)), empty, empty, len(tokens), tokens
+        )
+    return _finish(vocab, categories, [], tokens, np.asarray(sentence_of, dtype=np.int64), window, padding_idx)
 
 
 _BOMS = (  # longest first: UTF-32-LE's BOM starts with UTF-16-LE's

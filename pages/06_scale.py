@@ -1,4 +1,5 @@
-"""Scale: what GPT-1 to Llama 3 spend on the token table, and what a wider table buys on the user's data."""
+"""Scale: what GPT-1 to Llama 3 spend on the token table, and what a wider table or a bigger model buys on the
+user's data."""
 
 import pandas as pd
 import streamlit as st
@@ -8,6 +9,7 @@ from core import captions, sweep
 from core.reference import MODELS, run_table
 from ui import display, session
 from ui.figures import scale
+from ui.widgets import family
 from ui.widgets.sweep import panel as sweep_panel
 
 ui.page.setup("scale", "Scale: what bigger models spend on this table")
@@ -20,16 +22,19 @@ names, params = [rows[0]["model"]] + [m.model for m in known], [mine.table_param
 display.chart(scale.table_sizes(names, params, names[0]))
 st.caption(captions.sizes_caption(mine))
 
-st.subheader("Does a larger dimension give better embeddings? Measured on your data")
-if cfg.vocab_size > sweep.MAX_VOCAB:
-    st.info(captions.sweep_vocab_limit(sweep.MAX_VOCAB))
-    st.stop()
-plan = sweep.plan_sweep(cfg, sweep.DIMS, sweep.STEPS)
-if not plan.fits:
-    st.warning(captions.sweep_unfit(plan))
-    st.stop()
-st.write(captions.sweep_intro(plan))
-if plan.shrunk:
-    st.info(captions.sweep_shrunk(plan))
-
-sweep_panel(plan)
+wider, bigger = st.tabs(["A larger dimension", "A bigger model"])
+with wider:
+    st.subheader("Does a larger dimension give better embeddings? Measured on your data")
+    plan = None if cfg.vocab_size > sweep.MAX_VOCAB else sweep.plan_sweep(cfg, sweep.DIMS, sweep.STEPS)
+    if plan is None:
+        st.info(captions.sweep_vocab_limit(sweep.MAX_VOCAB))
+    elif not plan.fits:
+        st.warning(captions.sweep_unfit(plan))
+    else:
+        st.write(captions.sweep_intro(plan))
+        if plan.shrunk:
+            st.info(captions.sweep_shrunk(plan))
+        sweep_panel(plan)
+with bigger:
+    st.subheader("Does a bigger model learn better embeddings? Measured on your data")
+    family.section(cfg)

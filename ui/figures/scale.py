@@ -1,5 +1,6 @@
-"""Figures of the Scale page: token-table sizes from the user's run to Llama 3, and what a wider table buys on
-the user's data (final loss and kNN purity per embedding dimension)."""
+"""Figures of the Scale page: token-table sizes from the user's run to Llama 3, what a wider table buys on the
+user's data (final loss and kNN purity per embedding dimension), and what a bigger model buys (held-out loss and
+kNN purity against parameter count, a GPT family and a skip-gram family)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.figures.style import FROM_GRADIENT, FROM_STATE, OKABE_ITO, style
+from ui.figures.style import FROM_GRADIENT, FROM_STATE, LEGEND_BELOW, OKABE_ITO, figure, style, trace
 
 
 def _short(n: float) -> str:
@@ -46,3 +47,44 @@ def dimension_sweep(dims: Sequence[int], losses: Sequence[float], purities: Sequ
     fig.update_xaxes(type="log", title_text="embedding dimension D", tickvals=list(dims))
     fig.update_yaxes(title_text="loss (lower is better)", secondary_y=False)
     return style(fig, "What a wider table buys on your data (measured)", height=380)
+
+
+FAMILY_COLOURS = {"gpt": OKABE_ITO[4], "skipgram": OKABE_ITO[3]}
+FAMILY_NAMES = {"gpt": "small GPTs", "skipgram": "skip-grams"}
+
+
+def family(
+    models: Sequence[str], labels: Sequence[str], params: Sequence[int], values: Sequence[float], what: str
+) -> dict:
+    """One measure (`what`: "loss" or "purity") of each model against its parameter count, log x, a line per
+    family (models[i]: "gpt" or "skipgram"), each point labelled with its model's size."""
+    data = []
+    for model in dict.fromkeys(models):
+        at = [i for i, m in enumerate(models) if m == model]
+        data.append(
+            trace(
+                "scatter",
+                x=[int(params[i]) for i in at],
+                y=[float(values[i]) for i in at],
+                text=[labels[i].removeprefix("GPT ").removeprefix("skip-gram ") for i in at],
+                mode="lines+markers+text",
+                textposition="top center" if model == "gpt" else "bottom center",  # apart where they meet
+                cliponaxis=False,
+                name=FAMILY_NAMES[model],
+                line={"color": FAMILY_COLOURS[model]},
+                marker={"size": 10},
+            )
+        )
+    loss = what == "loss"
+    y_axis = (
+        {"title": {"text": "held-out loss (lower: better)"}}
+        if loss
+        else {"title": {"text": "kNN category purity"}, "range": [0, 1.08]}
+    )
+    layout = {
+        "xaxis": {"type": "log", "dtick": 1, "title": {"text": "parameters in the model (log scale)"}},
+        "yaxis": y_axis,
+        "legend": LEGEND_BELOW,
+    }
+    title = "Held-out loss by model size" if loss else "kNN purity by model size"
+    return style(figure(data, layout), title, height=380, fixed_margin={"b": 110}, half=True)
