@@ -81,7 +81,9 @@ def main() -> None:
     parser.add_argument("--optimizer", default="adam")
     parser.add_argument("--model", choices=list(MODELS), action="append", help="default: every model")
     parser.add_argument("--size", action="append", help="V,D (e.g. 50257,768); default: " + str(SIZES))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: as the server runs)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     sizes = [tuple(int(n) for n in size.split(",")) for size in args.size] if args.size else SIZES
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, optimizer={args.optimizer}, batch 64")
     head = f"{'model':>8} {'V x D':>14} {'steps':>6} {'clock':>6} {'bare ms':>9} {'Trainer ms':>11} {'ratio':>6}"

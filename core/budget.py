@@ -102,6 +102,13 @@ def lookups(cfg: RunSettings) -> int:
     return cfg.batch_size * (cfg.context if cfg.model == "gpt" else 1)
 
 
+def scores(cfg: RunSettings) -> int:
+    """Scores (logits) a step computes: B x V for the full softmax, a GPT's B T x V, SGNS's B x (k+1)."""
+    if cfg.model == "sgns":
+        return cfg.batch_size * (cfg.negatives + 1)
+    return lookups(cfg) * cfg.vocab_size
+
+
 def gpt_params(cfg: RunSettings) -> int:
     """A GPT's parameters beside the token table and head: per block attention (in_proj 3D x D + 3D, out_proj
     D x D + D), feed-forward (4D x D + 4D, D x 4D + D) and two LayerNorms (4D); the positional table (T x D) and

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.budget import scores
 from core.config import TrainConfig
 from core.limits import TEXT_EXPORT_MAX_VALUES
 from core.optimizers import OPTIMIZERS, optimizer_defaults
@@ -519,15 +520,21 @@ def sweep_shrunk(plan: SweepPlan) -> str | None:
         return None
     asked, widest = plan.asked_batch_size, max(plan.dims)
     if plan.over_memory:
+        mostly = "" if plan.cfg.model == "sgns" else " (mostly the batch × vocabulary logits and their gradients)"
         return (
-            f"Your batch of {asked:,} would need {byte_size(plan.asked_bytes)} per model at D = {widest} (mostly the "
-            f"batch × vocabulary logits and their gradients), over the sweep's budget of "
+            f"Your batch of {asked:,} would need {byte_size(plan.asked_bytes)} per model at D = {widest}{mostly}, "
+            "over the sweep's budget of "
             f"{byte_size(plan.budget_bytes)}. The sweep trains with batches of {plan.cfg.batch_size:,} instead "
             f"({byte_size(plan.peak_bytes)})."
         )
-    vocab_size = plan.cfg.vocab_size
+    asked_scores = scores(plan.cfg.replace(batch_size=asked))
+    per = {
+        "gpt": f"{plan.cfg.context} positions × {plan.cfg.vocab_size:,} tokens",
+        "sgns": f"{plan.cfg.negatives + 1} rows",
+    }
     return (
-        f"Your batch of {asked:,} × {vocab_size:,} tokens would score {asked * vocab_size:,} logits a step, "
+        f"Your batch of {asked:,} × {per.get(plan.cfg.model, f'{plan.cfg.vocab_size:,} tokens')} would score "
+        f"{asked_scores:,} logits a step, "
         f"{len(plan.dims) * plan.steps:,} times: minutes of a shared server. The sweep trains with batches of "
         f"{plan.cfg.batch_size:,} instead (at most {plan.max_logits:,} logits a step)."
     )

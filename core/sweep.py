@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.budget import run_bytes
+from core.budget import run_bytes, scores
 from core.config import TrainConfig
 from core.errors import TrainingDiverged
 from core.limits import SWEEP_BUDGET_BYTES, SWEEP_MAX_LOGITS
@@ -50,7 +50,7 @@ class SweepPlan:
     peak_bytes: int  # sweep_bytes of the widest model at cfg's batch size
     asked_bytes: int  # ... at the batch size asked for
     budget_bytes: int
-    max_logits: int  # batch x vocabulary at most, for time
+    max_logits: int  # scores a step computes at most (core.budget.scores: B x V for the full softmax), for time
     fits: bool  # False: even a batch of 1 exceeds the budget (a table too big to sweep)
 
     @property
@@ -74,7 +74,7 @@ def plan_sweep(
     widest = max(dims)
     asked = sweep_bytes(cfg.replace(dim=widest))
     batch, peak = cfg.batch_size, asked
-    while (peak > budget_bytes or batch * cfg.vocab_size > max_logits) and batch > 1:
+    while (peak > budget_bytes or scores(cfg.replace(batch_size=batch)) > max_logits) and batch > 1:
         batch = max(1, batch // 2)
         peak = sweep_bytes(cfg.replace(dim=widest, batch_size=batch))
     return SweepPlan(

@@ -43,6 +43,7 @@ class Trainer:
         table = self.model.embedding.weight
         self._others = [p for p in self.model.parameters() if p is not table]  # an untied head, a GPT's layers
         self.optimizers = build_optimizers(table, self._others, cfg)
+        self._layers = [(name, p) for name, p in self._named_others() if name != "the head"]  # a GPT's; once
         positions = self.model.positions
         self._positions_before = None if positions is None else torch.empty_like(positions.weight.detach())  # (T, D)
         self._before = torch.empty_like(self.model.embedding.weight.detach())  # (V, D), reused every step
@@ -166,7 +167,7 @@ class Trainer:
 
         grad_norm, head_grad_norm = self._grad_norms(centres, targets, negatives)  # (V,), (V,) for an untied head
         total = grad_norm.sum() if head_grad_norm is None else grad_norm.sum() + head_grad_norm.sum()
-        for _, param in self._named_layers():  # a GPT's positional table and blocks: small, summed whole
+        for _, param in self._layers:  # a GPT's positional table and blocks: small, summed whole
             total = total + param.grad.sum() if param.grad is not None else total
         if not math.isfinite(total.item()):  # any inf or NaN, or a length beyond float32, makes the sum so
             self._restore(rng_state, self._describe_gradient())
@@ -300,7 +301,7 @@ class Trainer:
         grads = [("table" if head is not None else "table (and tied head)", weight.grad)]
         if head is not None:
             grads.append(("output head", head.weight.grad))
-        grads += [(name.removeprefix("the "), param.grad) for name, param in self._named_layers()]
+        grads += [(name.removeprefix("the "), param.grad) for name, param in self._layers]
         largest = 0.0
         for name, grad in grads:
             if grad is None:
@@ -387,10 +388,6 @@ class Trainer:
             for name, param in self.model.named_parameters()
             if param is not self.model.embedding.weight
         ]
-
-    def _named_layers(self) -> list[tuple[str, Tensor]]:
-        """_named_others without the head: a GPT's positional table and blocks (none for a skip-gram)."""
-        return [(name, param) for name, param in self._named_others() if name != "the head"]
 
     def _put_back(self, rng_state: tuple[dict, dict]) -> None:
         with torch.no_grad():

@@ -478,3 +478,16 @@ def test_a_gpt_whose_logits_alone_exceed_the_run_budget_is_refused():
     with pytest.raises(ConfigError) as refused:  # 64 x 256 x 50,257 float32 logits: 3.1 GiB, before anything else
         TrainConfig(model="gpt", vocab_size=50_257, dim=64, context=256, batch_size=64, init="small_normal")
     assert refused.value.field in ("batch_size", "vocab_size", "context") and "GiB" in refused.value.message
+
+
+def test_the_dimension_sweep_counts_a_gpts_b_x_t_x_v_logits():
+    from core import captions, sweep
+    from core.limits import SWEEP_MAX_LOGITS
+
+    cfg = TrainConfig(model="gpt", vocab_size=2_000, batch_size=64, context=16)  # 64 x 2,000 fits; x 16 does not
+    assert cfg.batch_size * cfg.vocab_size <= SWEEP_MAX_LOGITS < cfg.batch_size * cfg.context * cfg.vocab_size
+    plan = sweep.plan_sweep(cfg, sweep.DIMS, sweep.STEPS)
+    b = plan.cfg.batch_size
+    assert b * 16 * 2_000 <= SWEEP_MAX_LOGITS < 2 * b * 16 * 2_000  # halved until B x T x V fits
+    said = captions.sweep_shrunk(plan)
+    assert f"Your batch of 64 × 16 positions × 2,000 tokens would score {64 * 16 * 2_000:,} logits a step" in said

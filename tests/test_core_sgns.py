@@ -298,3 +298,16 @@ def test_a_large_heads_norms_taken_on_the_drawn_rows_equal_the_whole_gradients()
     whole = torch.linalg.vector_norm(trainer.model.head.weight.grad, dim=1).numpy()  # every row, by torch
     np.testing.assert_array_equal(rec.head_grad_norm, whole)
     np.testing.assert_array_equal(np.flatnonzero(whole), np.unique(list(drawn_rows(rec))))
+
+
+def test_the_dimension_sweep_counts_sgnss_scores_not_b_x_v_logits():
+    from core import sweep
+    from core.limits import SWEEP_MAX_LOGITS
+
+    cfg = TrainConfig(model="sgns", vocab_size=5_000, batch_size=4_096, negatives=5)
+    assert cfg.batch_size * cfg.vocab_size > SWEEP_MAX_LOGITS  # a full softmax's batch would be shrunk for time
+    plan = sweep.plan_sweep(cfg, sweep.DIMS, sweep.STEPS)
+    assert cfg.batch_size * (cfg.negatives + 1) <= SWEEP_MAX_LOGITS and not plan.over_memory
+    assert plan.cfg.batch_size == 4_096  # 4,096 x 6 scores a step: nothing to shrink
+    softmax = sweep.plan_sweep(cfg.replace(model="skipgram"), sweep.DIMS, sweep.STEPS)
+    assert softmax.cfg.batch_size * 5_000 <= SWEEP_MAX_LOGITS < 2 * softmax.cfg.batch_size * 5_000
