@@ -672,6 +672,23 @@ def predict_run_caption(cfg: TrainConfig) -> str:
     return f"This run: {describe_run(cfg)}; a {cfg.vocab_size:,}-row table. Change it in the sidebar."
 
 
+def next_head_rows(batch: NextBatch) -> str | None:
+    """Negative sampling's head rows for the next step, before it: how many, and where they land when tied."""
+    if batch.head_rows is None:
+        return None
+    where = (
+        "The head is tied: these are rows of this table, so each gets a gradient from the head's path too, "
+        "looked up or not."
+        if batch.tied
+        else "The head is untied: their gradient lands in the head, and only the looked-up rows of this table get one."
+    )
+    return (
+        f"Negative sampling will score {len(batch.head_rows):,} distinct head rows next step: {batch.n_lookups:,} "
+        f"true contexts and {batch.n_scored - batch.n_lookups:,} draws from the unigram distribution to the 3/4 "
+        f"power. {where}"
+    )
+
+
 def next_batch_title(batch: NextBatch) -> str:
     """The next batch's bar chart title."""
     return f"The next batch: {batch.n_lookups} lookups of {batch.n_distinct} distinct tokens ({len(batch.shown)} shown)"

@@ -127,6 +127,9 @@ class NextBatch:
     n_lookups: int
     counts: np.ndarray  # (V,) lookups of each row
     shown: np.ndarray  # rows of the bar chart: the most looked-up, most first
+    head_rows: np.ndarray | None = None  # SGNS: the distinct head rows the step will score (contexts, negatives)
+    n_scored: int = 0  # SGNS: the B true contexts and B x k draws those rows come from
+    tied: bool = False  # the head is the table: its scored rows get a gradient in this table
 
     @property
     def n_distinct(self) -> int:
@@ -135,9 +138,15 @@ class NextBatch:
 
 def next_batch(trainer) -> NextBatch:
     """The next batch (Trainer.peek_batch: the run's batch stream is not advanced)."""
-    centres, _ = trainer.peek_batch()
+    centres, targets = trainer.peek_batch()
     counts = np.bincount(centres, minlength=trainer.cfg.vocab_size)
-    return NextBatch(len(centres), counts, batch_bar_rows(counts))
+    negatives = trainer.peek_negatives()  # SGNS's draws, from a copy of its generator
+    if negatives is None:
+        return NextBatch(len(centres), counts, batch_bar_rows(counts))
+    scored = np.concatenate([targets, negatives.ravel()])
+    return NextBatch(
+        len(centres), counts, batch_bar_rows(counts), np.unique(scored), len(scored), trainer.cfg.tie_weights
+    )
 
 
 NOT_LOOKED_UP = "not looked up: no gradient, and no optimizer state, weight decay or rescale moved it"

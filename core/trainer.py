@@ -125,6 +125,13 @@ class Trainer:
         centres, targets = self._batch(copy.deepcopy(self._rng))  # a copy: ours is not advanced
         return centres.reshape(-1), targets.reshape(-1)
 
+    def peek_negatives(self) -> np.ndarray | None:
+        """SGNS's (B, k) negatives for the next step, without drawing them; None for the other models."""
+        if self._noise_cdf is None:
+            return None
+        rng = copy.deepcopy(self._noise_rng)  # a copy: ours is not advanced
+        return draw_negatives(self._noise_cdf, rng, self.cfg.batch_size, self.cfg.negatives)
+
     def _batch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Skip-gram's (centre, context) pairs (B,) each, or a GPT's (B, T) windows and their next tokens."""
         if self.cfg.model == "gpt":

@@ -52,6 +52,8 @@ if session.diverged():
 batch = display.bars(quiz.next_batch(tr))  # on the wall, fewer bars: each one labelled
 display.chart(train.batch_token_bars([tr.vocab[i] for i in batch.shown], batch.counts[batch.shown],
                                      captions.next_batch_title(batch)))  # fmt: skip
+if head := captions.next_head_rows(batch):  # negative sampling: the head rows it will score, drawn already
+    st.caption(head)
 options, label = quiz.pick_options(batch, tr.corpus.token_freq), "Which rows will move? Each pick is scored with why"
 row_picker(label, options, tr.vocab, "predict_rows", (session.run_id(), tr.step_count), lambda r: not batch.counts[r])
 c1, c2, c3 = st.columns([1, 1, 1])

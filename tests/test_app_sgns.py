@@ -143,3 +143,27 @@ def test_gpt2_sized_sgns_trains_and_shows_its_masks():
     no_exception(at)
     rec = at.session_state.trainer.history[-1]
     assert f"reaches {len(drawn(rec)):,} of 50,257 rows" in captions(at)
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])
+def test_predict_previews_the_head_rows_negative_sampling_will_score_and_they_are_the_steps(tied):
+    at = app({**SGNS, "tie_weights": str(tied).lower()})
+    at.switch_page("pages/09_predict.py").run()
+    no_exception(at)
+    preview = next(c.value for c in at.caption if c.value.startswith("Negative sampling will score"))
+    at.button(key="predict_step").click().run()
+    no_exception(at)
+    rec = at.session_state.trainer.history[-1]  # the step the preview was of: its contexts and negatives
+    b, k = rec.negative_ids.shape
+    assert f"will score {len(drawn(rec)):,} distinct head rows next step: {b:,} true contexts and {b * k:,} draws" in (
+        preview
+    )
+    assert ("The head is tied: these are rows of this table" in preview) == tied
+    if tied:  # and each of them got a gradient in the table: by a lookup or by the head's path
+        assert rec.grad_mask[drawn(rec)].all()
+
+
+def test_predict_has_no_head_preview_for_the_full_softmax():
+    at = app()
+    at.switch_page("pages/09_predict.py").run()
+    assert not [c for c in at.caption if c.value.startswith("Negative sampling will score")]
