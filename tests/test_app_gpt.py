@@ -179,6 +179,9 @@ def test_a_gpt2_sized_token_table_trains_under_a_small_gpt():
     at = stepped(query)
     trainer = at.session_state.trainer
     assert trainer.step_count == 1 and trainer.cfg.dim == 768
+    for path in PAGES:  # every page renders at GPT-2's table size
+        at.switch_page(path).run()
+        no_exception(at)
     at.switch_page("pages/02_gradient_masks.py").run()
     no_exception(at)
     assert "Step 1: 16 of 16 position rows got a gradient" in captions(at)

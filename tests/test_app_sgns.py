@@ -139,6 +139,9 @@ def test_gpt2_sized_sgns_trains_and_shows_its_masks():
     query = {**SGNS, "vocab_size": "50257", "dim": "768", "init": "small_normal", "lr": "0.01", "optimizer": "adam"}
     at = stepped(query)
     assert at.session_state.trainer.step_count == 1
+    for path in PAGES:  # every page renders at GPT-2's table size
+        at.switch_page(path).run()
+        no_exception(at)
     at.switch_page("pages/02_gradient_masks.py").run()
     no_exception(at)
     rec = at.session_state.trainer.history[-1]
