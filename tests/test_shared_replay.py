@@ -320,3 +320,36 @@ def test_two_screens_opening_one_link_get_one_replay_and_train_on_apart():
     apptest_support.no_exception(first)
     assert first.session_state.trainer.step_count == 16
     assert_same(state_of(second.session_state.trainer), want)  # the other screen's run is untouched
+
+
+def test_screens_opening_one_link_build_no_step_0_run_of_their_own_and_reset_still_builds_one(monkeypatch):
+    """A screen that adopts the shared replay never builds its own step-0 Trainer first (at 10,000 x 128 that was
+    a table, a head and an optimizer per student, thrown away): the link's config is constructed once, by the job."""
+    import apptest_support
+
+    fresh_works()
+    cfg = TrainConfig(vocab_size=30, dim=6, optimizer="adam", batch_size=16, seed=8)
+    built, init = [], Trainer.__init__
+
+    def counted(self, run_cfg, *args, **kwargs):
+        built.append(run_cfg)
+        init(self, run_cfg, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "__init__", counted)
+    query = {"vocab_size": "30", "dim": "6", "optimizer": "adam", "batch_size": "16", "seed": "8", "step": "12"}
+    screens = [apptest_support.app(query, timeout=90) for _ in range(3)]
+    for at in screens:
+        apptest_support.no_exception(at)
+        assert at.session_state.trainer.step_count == 12
+    assert built.count(cfg) == 1  # the shared replay's own run; each screen holds a clone of it
+    assert len({id(at.session_state.trainer) for at in screens}) == 3
+    want = state_of(by_hand(cfg, 12))
+    for at in screens:
+        assert_same(state_of(at.session_state.trainer), want)
+    first = screens[0]
+    first.switch_page("pages/01_train.py").run()
+    first.run()  # the first run in AppTest's pages/ mode reruns (ui.nav.ensure_declared): its ids are not kept
+    first.button(key="train_reset").click().run()  # Reset: a fresh step-0 run, this screen's own
+    apptest_support.no_exception(first)
+    assert first.session_state.trainer.step_count == 0 and built.count(cfg) == 3  # by_hand's, and Reset's
+    assert screens[1].session_state.trainer.step_count == 12

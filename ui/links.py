@@ -157,7 +157,7 @@ def read() -> tuple[dict, dict[str, str], dict]:
 
 def shared_step() -> int:
     """The step the link shows: the run's, or the one a link asked for while it is being re-trained."""
-    return max(session.trainer().step_count, session.get("replay_target") or 0)
+    return max(session.step_count(), session.get("replay_target") or 0)
 
 
 def link_params() -> dict[str, str]:
@@ -245,7 +245,7 @@ def replay_asked() -> int | None:
     """The step a link asks the run to be re-trained to, once the link may ask for it (else None, and a step
     beyond the cap is kept as refused, for link_notes)."""
     target, cfg = session.get("replay_target"), session.cfg()
-    if target is None or session.trainer().step_count >= target or session.diverged():
+    if target is None or session.step_count() >= target or session.diverged():
         session.put("replay_target", None)
         return None
     try:

@@ -50,9 +50,14 @@ def _work(cfg: TrainConfig, target: int):
     return work
 
 
+def shareable(cfg: TrainConfig) -> bool:
+    """Whether a link's replay of this config is computed once for the server (a pasted text's run: its author's)."""
+    return cfg.corpus_text is None
+
+
 def join(cfg: TrainConfig, target: int) -> tuple[shared.Job, str] | None:
     """The shared replay of (cfg, target), NEW/RUNNING/DONE (the caller `leave`s it); None: replay your own."""
-    if cfg.corpus_text is not None:  # a pasted text's run: its author's alone
+    if not shareable(cfg):
         return None
     try:
         return works().join((cfg, target), target, run_bytes(cfg).total, _work(cfg, target))

@@ -1,6 +1,7 @@
 """The one owner of st.session_state: every key the app keeps, declared once (KEYS), with typed accessors.
 
 The settings as asked for (`store`, possibly invalid) start the run (`trainer`: its cfg and diverged are not copied);
+a link's run that a shared replay will hand over is not built here (`awaiting` holds its config until then);
 a change that would lose steps waits as `pending`. `apply` resets exactly the keys the run owns (a `Key.fresh`).
 Widget keys carry their page's prefix (WIDGET_PREFIXES); `get`, `put` and `pop` refuse an undeclared key."""
 
@@ -15,6 +16,7 @@ import streamlit as st
 
 from core import ConfigError, TrainConfig, Trainer, optimizer_defaults, run_bytes
 from serve import memory
+from ui import replays
 
 DEFAULTS = asdict(TrainConfig())  # lr and weight_decay resolved for the default optimizer
 TRAIN_PAGE = "Train"  # the title the Train page passes to ui.page.setup: the only page whose run may tick
@@ -38,7 +40,10 @@ class Busy(NamedTuple):
 
 
 KEYS = MappingProxyType({
-    "trainer": Key("Trainer", "session", "the run, set by apply (tests outside the app read it directly)"),
+    "trainer": Key("Trainer | None", "session", "the run, set by apply (tests outside the app read it directly); "
+                   "None while `awaiting`"),
+    "awaiting": Key("TrainConfig | None", "session", "a link's run not built yet: its shared replay hands this "
+                    "session a copy (training), or trainer() builds it at step 0 when asked first"),
     "run_id": Key("int", "session", "how many runs this session started, counted by apply (tells runs apart)"),
     "pending": Key("TrainConfig | None", "session", "a valid change waiting for the user's OK", lambda: None),
     "busy": Key("Busy | None", "session", "the server's refusal of the last run asked for", lambda: None),
@@ -105,17 +110,37 @@ def has(key: str) -> bool:
 
 
 def started() -> bool:
-    """Whether this browser session has its run (init built it)."""
-    return st.session_state.get("trainer") is not None
+    """Whether this browser session has its run (init built it, or holds it for a shared replay's copy)."""
+    return st.session_state.get("trainer") is not None or st.session_state.get("awaiting") is not None
 
 
 def trainer() -> Trainer:
-    return st.session_state.trainer
+    """The session's run; one awaiting a shared replay's copy is built now, at step 0, when something needs it first."""
+    ss = st.session_state
+    if ss.get("awaiting") is not None:
+        ss.trainer, ss.awaiting = Trainer(ss.awaiting), None
+    return ss.trainer
 
 
 def cfg() -> TrainConfig:
     """The running config (the last valid one asked for)."""
-    return st.session_state.trainer.cfg
+    waiting = st.session_state.get("awaiting")
+    return waiting if waiting is not None else st.session_state.trainer.cfg
+
+
+def step_count() -> int:
+    """The run's step, without building a run that awaits a shared replay (step 0 until its copy arrives)."""
+    return 0 if st.session_state.get("awaiting") is not None else st.session_state.trainer.step_count
+
+
+def awaiting() -> bool:
+    """Whether the run is not built yet: a link's shared replay is to hand this session its copy (adopt)."""
+    return st.session_state.get("awaiting") is not None
+
+
+def adopt(run: Trainer) -> None:
+    """Make `run` (a copy of a shared replay, of the config this session is charged for) the session's run."""
+    st.session_state.trainer, st.session_state.awaiting = run, None
 
 
 def run_id() -> int:
@@ -139,7 +164,7 @@ def busy(source: str = "settings") -> str | None:
 
 def diverged() -> str | None:
     """Why training stopped: the frozen run's message, or the last failed step's; None while it can go on."""
-    frozen = getattr(st.session_state.get("trainer"), "diverged", None)
+    frozen = getattr(st.session_state.get("trainer"), "diverged", None)  # None too while the run awaits a copy
     return frozen.message if frozen is not None else st.session_state.get("failed_step")
 
 
@@ -217,7 +242,7 @@ def init(values: dict, link_errors: dict[str, str], view: dict[str, Any]) -> str
     ss.replay_refused, ss.page, ss.run_id = None, None, 0
     cfg = _first_valid(store)
     try:
-        apply(cfg)
+        apply(cfg, build=not (view.get("replay_target") and replays.shareable(cfg)))  # a copy of the link's replay
     except memory.ServerBusy as refused:  # the server is full even for this link's run: a smaller one is offered
         ss.trainer, ss.refused_link = None, cfg
         return refused.message
@@ -235,13 +260,17 @@ def start_instead(cfg: TrainConfig) -> None:
     _clear_link_errors()
 
 
-def apply(cfg: TrainConfig) -> None:
+def apply(cfg: TrainConfig, build: bool = True) -> None:
     """Start a fresh run with `cfg` (also what Reset does). The server charges the run against its memory budget
-    first: when it cannot hold the run, memory.ServerBusy is raised and the current run is left as it was."""
+    first: when it cannot hold the run, memory.ServerBusy is raised and the current run is left as it was.
+    build=False: the run awaits a shared replay's copy (`adopt`), charged the same, and is not built here."""
     ss = st.session_state
     memory.admit(memory.current_session_id(), run_bytes(cfg).total)  # replaces this session's previous charge
-    ss.trainer = None  # the old run is freed before the new one is built: never both at once
-    ss.trainer = Trainer(cfg)
+    ss.trainer, ss.awaiting = None, None  # the old run is freed before the new one is built: never both at once
+    if build:
+        ss.trainer = Trainer(cfg)
+    else:
+        ss.awaiting = cfg
     ss.run_id = ss.get("run_id", 0) + 1
     for name, key in KEYS.items():
         if key.fresh is not None:
@@ -292,13 +321,13 @@ def sync() -> None:
         requested = TrainConfig(**ss.store)
     except ConfigError:
         requested = None  # keep the last valid run going while a control holds an invalid value
-    if ss.trainer.diverged is not None:  # frozen by a step taken elsewhere: Run stops, the reset is offered
-        ss.running = False
-    if requested is None or requested == ss.trainer.cfg:
+    if getattr(ss.get("trainer"), "diverged", None) is not None:  # frozen by a step taken elsewhere: Run stops,
+        ss.running = False  # the reset is offered
+    if requested is None or requested == cfg():
         ss.pending = None
         if busy() is not None:
             ss.busy = None
-    elif ss.trainer.step_count == 0:
+    elif step_count() == 0:
         _try_apply(requested)  # refused: the current run goes on, the message shows, the next rerun tries again
     else:
         ss.pending = requested
@@ -350,7 +379,7 @@ def confirm_pending() -> None:
 def keep_current() -> None:
     """Drop the pending change: every control goes back to the running config."""
     ss = st.session_state
-    ss.store = asdict(ss.trainer.cfg)
+    ss.store = asdict(cfg())
     _clear_link_errors()
     ss.pending = None
     if busy() is not None:
@@ -360,7 +389,7 @@ def keep_current() -> None:
 
 
 def reset() -> None:
-    _try_apply(st.session_state.trainer.cfg)  # the same size as the run it replaces: refused only if memory ran out
+    _try_apply(cfg())  # the same size as the run it replaces: refused only if memory ran out
 
 
 def reset_with_lr(lr: float) -> None:
@@ -369,7 +398,7 @@ def reset_with_lr(lr: float) -> None:
     The button is in the Train page's fragment, whose click reruns only the fragment, not the sidebar (lr) or the
     URL: hence the full rerun. The lr control's key is not deleted: its next on_change then hit a KeyError."""
     set_setting("lr", lr)
-    _try_apply(st.session_state.trainer.cfg.replace(lr=lr))
+    _try_apply(cfg().replace(lr=lr))
     st.rerun()  # from a callback: the whole page reruns once the callbacks are done
 
 

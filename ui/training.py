@@ -81,20 +81,23 @@ def replay_if_asked() -> None:
     """Re-train to the step a link asks for (links.replay_asked), with a progress bar and a Stop button (a click
     stops at the step reached). Called before the sidebar and the page draw anything: no other control shows.
     A link's run is computed once for the server (ui.replays): sessions opening the same link wait for the same
-    replay and each gets its own copy; a pasted text's run, or one the server cannot share, replays alone."""
+    replay and each gets its own copy; a pasted text's run, or one the server cannot share, replays alone. A session
+    opening a shared link builds no step-0 run of its own first (session.awaiting): it adopts its copy."""
     target = links.replay_asked()
     if target is None:
+        session.trainer()  # a run awaiting a replay that is not asked for after all (beyond the cap): built now
         return
     cfg = session.cfg()
-    joined = replays.join(cfg, target) if session.trainer().step_count == 0 else None
+    joined = replays.join(cfg, target) if session.step_count() == 0 else None
     if joined is not None:
         job, found = joined
         try:
             _wait_for(job, found, cfg, target)
         finally:
             replays.leave(job)
-    if session.trainer().step_count < target and session.get("replay_target") is not None and not session.diverged():
-        _replay_alone(cfg, target)  # not shared, or the shared one stopped short
+    if session.step_count() < target and session.get("replay_target") is not None and not session.diverged():
+        _replay_alone(cfg, target)  # not shared, or the shared one stopped short (its run built at step 0 first)
+    session.trainer()  # stopped at step 0 with no copy to take: the run is built now, as every page expects
     links.replay_done()
 
 
@@ -109,7 +112,7 @@ def _replay_note(cfg: TrainConfig, target: int, job: shared.Job | None, found: s
             f"exactly what the link's author saw."
             + (f" {others:,} other screens wait for it too." if others > 1 else "")
         )
-    done = session.trainer().step_count
+    done = session.step_count()
     seconds, measured = replays.estimate(cfg, target - done)
     pace = "at this server's recent pace for this size" if measured else "a first guess: none of this size timed here"
     return (
@@ -145,9 +148,9 @@ def _wait_for(job: shared.Job, found: str, cfg: TrainConfig, target: int) -> Non
 
 def _adopt(trainer, error: BaseException | None) -> None:
     """Make a copy of a shared replay this session's run (the same config its session is charged for)."""
-    if trainer is None or trainer.step_count <= session.trainer().step_count:
+    if trainer is None or trainer.step_count <= session.step_count():
         return
-    session.put("trainer", trainer)
+    session.adopt(trainer)
     session.run_cache().clear()  # nothing derived from the step-0 run it replaces may show
     if isinstance(error, TrainingDiverged):
         session.step_failed(error.message)  # the replay diverged: every copy stops where the author's did
@@ -157,7 +160,7 @@ def _stop_replay(cfg: TrainConfig, target: int) -> None:
     """Stop here (the button's on_click): this session takes its copy of the shared replay at the step it reached,
     which trains on for the others waiting; its own replay stops where it is."""
     job = replays.find(cfg, target) if session.cfg() == cfg else None
-    if job is not None and session.trainer().step_count == 0:
+    if job is not None and session.step_count() == 0:
         _adopt(replays.copy_of(job), None)
     links.replay_done()
 
@@ -189,17 +192,18 @@ def step_row(tick_seconds: float) -> None:
     tr = session.trainer()
     asked = session.pop("train_asked")  # Step ×n clicked (its on_click ran before this rerun)
     busy = asked is not None and is_long(tr.cfg, asked)  # long: every button off until it is done
-    buttons = st.columns([1, 1.2, 1.3, 1.1, 1.1, 2.2])
-    for col, (label, n) in zip(buttons[:3], (("Step", 1), ("Step ×10", 10), ("Step ×100", 100)), strict=True):
-        col.button(label, key=f"train_step_{n}", width="stretch", disabled=session.running() or busy,
+    # One wrapping row, not six columns: each block is one more message to the browser, and the six saved cost a
+    # Step click ~1.5-2 ms of server CPU (bench/train_click.py counts them); on a phone the row wraps
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    for label, n in (("Step", 1), ("Step ×10", 10), ("Step ×100", 100)):
+        row.button(label, key=f"train_step_{n}", width="stretch", disabled=session.running() or busy,
                    on_click=session.put, args=("train_asked", n))  # fmt: skip
     running = session.running()
     # Two keys, not one relabelled button: a click's trigger that Streamlit replays after the full rerun would
     # otherwise reach the button as redrawn (Run again) and undo the Pause (seen in tests/test_browser.py)
-    buttons[3].button("Pause" if running else "Run", key="train_pause" if running else "train_run", type="primary",
-                      width="stretch", disabled=busy, on_click=session.set_running_and_rerun,
-                      args=(not running,))  # fmt: skip
-    if buttons[4].button("Reset", key="train_reset", width="stretch", disabled=busy):
+    row.button("Pause" if running else "Run", key="train_pause" if running else "train_run", type="primary",
+               width="stretch", disabled=busy, on_click=session.set_running_and_rerun, args=(not running,))  # fmt: skip
+    if row.button("Reset", key="train_reset", width="stretch", disabled=busy):
         session.reset()
         st.rerun()
     if asked is not None:
@@ -207,7 +211,7 @@ def step_row(tick_seconds: float) -> None:
         links.sync_step()  # the address bar's link now opens this step (a fragment rerun skips sync_url)
         if busy:
             st.rerun()  # the buttons back on (a full rerun: a long action can afford it)
-    buttons[5].metric("Step", tr.step_count)
+    row.metric("Step", tr.step_count, width="stretch")
     if session.diverged():
         st.error(session.diverged())
         smaller = tr.cfg.lr / 10
