@@ -9,7 +9,6 @@ times the batch, the same number of steps), so every member looks up the same nu
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,10 +18,10 @@ import torch
 from core.budget import run_bytes
 from core.config import TrainConfig
 from core.corpus import WORD_RE, Corpus, build_corpus, text_in_vocab
-from core.errors import TrainingDiverged
 from core.limits import SWEEP_BUDGET_BYTES, SWEEP_MAX_LOGITS
 from core.metrics import chance_purity, knn_category_purity
 from core.model import GPT, SkipGram
+from core.sweep import ChunkedTraining
 from core.trainer import Trainer
 
 GPT_SIZES = ((1, 16), (2, 32), (4, 64))  # (layers L, width D) of the small GPTs, smallest first
@@ -248,83 +247,49 @@ def held_out_loss(model: SkipGram | GPT, held: HeldOut) -> float:
     return total / targets.size
 
 
-class Family:
+class Family(ChunkedTraining):
     """A family trained in chunks of `advance(seconds)`, one model at a time, so a page can show progress, Stop
     (the model in training is kept) and Continue (it trains on exactly as it would have)."""
 
     def __init__(self, plan: FamilyPlan):
-        self.plan = plan
-        self.results: list[MemberResult] = []
-        self.stopped = False
+        super().__init__()
+        self.plan, self.steps = plan, plan.steps
         self.held_out: HeldOut | None = None  # drawn with the first model (it needs the training vocabulary)
         self.chance = float("nan")  # a random table's kNN purity on these categories (core.metrics.chance_purity)
-        self._trainer: Trainer | None = None
-        self._losses: list[float] = []
         self._tokens = 0
 
     @property
-    def total_steps(self) -> int:
-        return len(self.plan.members) * self.plan.steps
+    def n_models(self) -> int:
+        return len(self.plan.members)
 
-    @property
-    def done_steps(self) -> int:
-        return len(self.results) * self.plan.steps + len(self._losses)
+    def _next_trainer(self) -> Trainer:
+        trainer = Trainer(member_config(self.plan, self.plan.members[len(self.results)]), history_bytes=1,
+                          snapshot_bytes=1)  # fmt: skip
+        if self.held_out is None:
+            self.held_out = held_out_data(self.plan, trainer.vocab)
+            self.chance = chance_purity(trainer.categories)
+        return trainer
 
-    @property
-    def done(self) -> bool:
-        return len(self.results) == len(self.plan.members)
+    def _noted(self, record) -> None:
+        self._tokens += record.input_ids.size  # a GPT's B x T positions, a skip-gram's centres
 
-    @property
-    def running(self) -> bool:
-        return not self.done and not self.stopped
-
-    def stop(self) -> None:
-        """Stop after the current chunk; the finished models and the one in training are kept."""
-        self.stopped = True
-
-    def resume(self) -> None:
-        self.stopped = False
-
-    def advance(self, seconds: float) -> None:
-        """Train for about `seconds` (at least one step), finishing models as their steps are done."""
-        start = time.perf_counter()
-        while self.running:
-            if self._trainer is None:
-                cfg = member_config(self.plan, self.plan.members[len(self.results)])
-                self._trainer = Trainer(cfg, history_bytes=1, snapshot_bytes=1)
-                if self.held_out is None:
-                    self.held_out = held_out_data(self.plan, self._trainer.vocab)
-                    self.chance = chance_purity(self._trainer.categories)
-            try:
-                record = self._trainer.step()
-            except TrainingDiverged:
-                self._finish(diverged=True)
-            else:
-                self._losses.append(record.loss)
-                self._tokens += record.input_ids.size  # a GPT's B x T positions, a skip-gram's centres
-                if len(self._losses) == self.plan.steps:
-                    self._finish(diverged=False)
-            if time.perf_counter() - start > seconds:
-                return
+    def _result(self, trainer: Trainer, diverged: bool) -> MemberResult:
+        nan = float("nan")
+        return MemberResult(
+            member=self.plan.members[len(self.results)],
+            params=sum(p.numel() for p in trainer.model.parameters()),
+            table_params=int(trainer.model.embedding.weight.numel()),
+            steps=len(self._losses),
+            tokens_seen=self._tokens,
+            train_loss=nan if diverged else self._tail_loss(),
+            held_out_loss=nan if diverged else held_out_loss(trainer.model, self.held_out),
+            purity=nan if diverged else knn_category_purity(trainer.weight, trainer.categories),
+            diverged=diverged,
+        )
 
     def _finish(self, diverged: bool) -> None:
-        trainer, steps = self._trainer, self.plan.steps
-        tail = self._losses[-max(1, steps // 10) :]
-        nan = float("nan")
-        self.results.append(
-            MemberResult(
-                member=self.plan.members[len(self.results)],
-                params=sum(p.numel() for p in trainer.model.parameters()),
-                table_params=int(trainer.model.embedding.weight.numel()),
-                steps=len(self._losses),
-                tokens_seen=self._tokens,
-                train_loss=nan if diverged else float(np.mean(tail)),
-                held_out_loss=nan if diverged else held_out_loss(trainer.model, self.held_out),
-                purity=nan if diverged else knn_category_purity(trainer.weight, trainer.categories),
-                diverged=diverged,
-            )
-        )
-        self._trainer, self._losses, self._tokens = None, [], 0
+        super()._finish(diverged)
+        self._tokens = 0
 
 
 def held_for(family: Family | None, plan: FamilyPlan) -> Family | None:

@@ -90,70 +90,110 @@ def plan_sweep(
     )
 
 
-class DimensionSweep:
-    """A sweep trained in chunks of `advance(seconds)`, so a page can show progress and stop; one model at a time."""
+class ChunkedTraining:
+    """Models trained one after another in chunks of `advance(seconds)`, so a page can show progress, Stop and
+    Continue: `steps` steps each. A subclass says how many models (`n_models`), builds the next one's Trainer
+    (`_next_trainer`), may note each record (`_noted`), and makes a finished model's result (`_result`)."""
 
-    def __init__(self, plan: SweepPlan):
-        self.plan = plan
-        self.results: list[DimensionResult] = []
+    steps: int
+
+    def __init__(self) -> None:
+        self.results: list = []
         self.stopped = False
-        self._trainer = None
+        self._trainer: Trainer | None = None
         self._losses: list[float] = []
 
     @property
+    def n_models(self) -> int:
+        raise NotImplementedError
+
+    @property
     def total_steps(self) -> int:
-        return len(self.plan.dims) * self.plan.steps
+        return self.n_models * self.steps
 
     @property
     def done_steps(self) -> int:
-        return len(self.results) * self.plan.steps + len(self._losses)
+        return len(self.results) * self.steps + len(self._losses)
 
     @property
     def done(self) -> bool:
-        return len(self.results) == len(self.plan.dims)
+        return len(self.results) == self.n_models
 
     @property
     def running(self) -> bool:
         return not self.done and not self.stopped
 
     def stop(self) -> None:
-        """Stop after the current chunk; the finished widths stay, the model in training is dropped."""
+        """Stop after the current chunk; the finished models and the one in training are kept."""
         self.stopped = True
-        self._trainer, self._losses = None, []
 
     def resume(self) -> None:
         self.stopped = False
 
     def advance(self, seconds: float) -> None:
-        """Train for about `seconds` (at least one step), finishing widths as their steps are done."""
+        """Train for about `seconds` (at least one step), finishing models as their steps are done."""
         start = time.perf_counter()
         while self.running:
             if self._trainer is None:
-                dim = self.plan.dims[len(self.results)]
-                self._trainer = Trainer(self.plan.cfg.replace(dim=dim), history_bytes=1, snapshot_bytes=1)
+                self._trainer = self._next_trainer()
             try:
-                self._losses.append(self._trainer.step().loss)
+                record = self._trainer.step()
             except TrainingDiverged:
                 self._finish(diverged=True)
             else:
-                if len(self._losses) == self.plan.steps:
+                self._losses.append(record.loss)
+                self._noted(record)
+                if len(self._losses) == self.steps:
                     self._finish(diverged=False)
             if time.perf_counter() - start > seconds:
                 return
 
+    def _next_trainer(self) -> Trainer:
+        raise NotImplementedError
+
+    def _noted(self, record) -> None:
+        """Each step's record, as it comes (nothing by default)."""
+
+    def _result(self, trainer: Trainer, diverged: bool):
+        raise NotImplementedError
+
+    def _tail_loss(self) -> float:
+        """The mean loss over the last tenth of the model's steps."""
+        return float(np.mean(self._losses[-max(1, self.steps // 10) :]))
+
     def _finish(self, diverged: bool) -> None:
-        trainer, steps = self._trainer, self.plan.steps
-        tail = self._losses[-max(1, steps // 10) :]
-        self.results.append(
-            DimensionResult(
-                dim=trainer.cfg.dim,
-                final_loss=float("nan") if diverged else float(np.mean(tail)),
-                purity=float("nan") if diverged else knn_category_purity(trainer.weight, trainer.categories),
-                table_params=int(trainer.model.embedding.weight.numel()),
-                diverged=diverged,
-            )
-        )
+        self.results.append(self._result(self._trainer, diverged))
         self._trainer, self._losses = None, []
+
+
+class DimensionSweep(ChunkedTraining):
+    """A sweep trained in chunks of `advance(seconds)`, so a page can show progress and stop; one model at a time."""
+
+    def __init__(self, plan: SweepPlan):
+        super().__init__()
+        self.plan, self.steps = plan, plan.steps
+
+    @property
+    def n_models(self) -> int:
+        return len(self.plan.dims)
+
+    def stop(self) -> None:
+        """Stop after the current chunk; the finished widths stay, the model in training is dropped."""
+        self.stopped = True
+        self._trainer, self._losses = None, []
+
+    def _next_trainer(self) -> Trainer:
+        dim = self.plan.dims[len(self.results)]
+        return Trainer(self.plan.cfg.replace(dim=dim), history_bytes=1, snapshot_bytes=1)
+
+    def _result(self, trainer: Trainer, diverged: bool) -> DimensionResult:
+        return DimensionResult(
+            dim=trainer.cfg.dim,
+            final_loss=float("nan") if diverged else self._tail_loss(),
+            purity=float("nan") if diverged else knn_category_purity(trainer.weight, trainer.categories),
+            table_params=int(trainer.model.embedding.weight.numel()),
+            diverged=diverged,
+        )
 
 
 def held_for(sweep: DimensionSweep | None, plan: SweepPlan) -> DimensionSweep | None:

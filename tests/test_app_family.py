@@ -17,14 +17,14 @@ SCALE = "pages/06_scale.py"
 STEPS = 6  # per model: the page's family, shortened (its full size is core.family.STEPS)
 
 
-def one_thread(fn, *args, **kwargs):
-    """`fn` with torch on one thread, as the server runs it (serve.process): a GPT's sums round by thread count."""
+@pytest.fixture(autouse=True)
+def one_thread():
+    """torch on one thread for the page's training and the test's alike, as the server runs it (serve.process):
+    a GPT's sums round by thread count, and another test module may have left torch on two."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        torch.set_num_threads(threads)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +78,7 @@ def test_measure_trains_the_family_and_every_number_shown_is_its_results():
     run_to_the_end(at)
     fam = held(at)
     assert fam.done and len(fam.results) == 6
-    assert fam.results == one_thread(family.train_family, TrainConfig(), steps=STEPS)  # the page trained the core's
+    assert fam.results == family.train_family(TrainConfig(), steps=STEPS)  # the page trained the core's
     text = captions(at)
     for r in fam.results:
         assert (
@@ -134,7 +134,7 @@ def test_stop_stops_continue_resumes_and_the_results_are_an_uninterrupted_runs(m
     at.button(key="scale_family_resume").click().run()
     run_to_the_end(at)
     assert held(at) is fam and fam.done
-    assert fam.results == one_thread(family.train_family, TrainConfig(), steps=40)
+    assert fam.results == family.train_family(TrainConfig(), steps=40)
 
 
 def test_the_family_trains_only_while_the_scale_page_is_shown():

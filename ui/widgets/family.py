@@ -1,6 +1,5 @@
-"""The Scale page's family-of-models panel: Measure (charged to the server), Stop, Continue, progress and results;
-it trains a chunk per tick of the panel's fragment, in the session's turn of the fair slot, only while the page
-is shown."""
+"""The Scale page's family-of-models section: what it trains and does not show, and its panel (ui.widgets.chunked):
+Measure charges the server, then the family trains chunk by chunk; its results."""
 
 from __future__ import annotations
 
@@ -8,11 +7,10 @@ import streamlit as st
 
 from core import ConfigError, TrainConfig, captions, family
 from serve import memory
-from ui import display, session, training
+from ui import display, session
 from ui.figures import scale
+from ui.widgets import chunked
 
-TICK_SECONDS = 0.4  # one chunk per tick of the fragment ...
-CHUNK_SECONDS = 0.25  # ... of about this long, so the server runs other sessions' work in between
 CACHE = "family"  # its key in the run's cache (session.run_cache)
 
 
@@ -41,31 +39,6 @@ def _results(held: family.Family) -> None:
     st.caption(captions.family_caption(held))
 
 
-def _panel(plan: family.FamilyPlan, page_title: str, ticking: bool) -> None:
-    held = family.held_for(session.run_cache().get(CACHE), plan)
-    running = held is not None and held.running
-    if running != ticking:
-        st.rerun()  # started or stopped by a button in this fragment: a full rerun (re)sets the timer
-    if running:
-        if session.page() != page_title:  # the timer outlived its page: never train unseen
-            held.stop()
-        else:
-            training.in_turn(held.advance, CHUNK_SECONDS)  # one chunk per turn: other sessions' Steps in between
-        if not held.running:
-            st.rerun()  # done: a full rerun stops the timer
-        st.progress(held.done_steps / held.total_steps, text=captions.family_progress(held))
-        st.button("Stop", key="scale_family_stop", on_click=held.stop)
-    else:
-        if busy := session.pop("scale_family_busy"):
-            st.error(display.md_escape(busy), icon=":material/memory:")
-        c1, c2 = st.columns([1, 4])
-        c1.button("Measure", key="scale_family_measure", type="primary", on_click=_start, args=(plan,))
-        if held is not None and held.stopped and not held.done:
-            c2.button(captions.family_resume(held), key="scale_family_resume", on_click=held.resume)
-    if held is not None and held.results:
-        _results(held)
-
-
 def section(cfg: TrainConfig) -> None:
     """The whole measurement for the sidebar's corpus: what it trains, what it does not show, the panel."""
     if cfg.vocab_size > family.MAX_VOCAB:
@@ -91,6 +64,7 @@ def section(cfg: TrainConfig) -> None:
 
 def panel(plan: family.FamilyPlan) -> None:
     """The family's controls, progress and results; it trains only while this page is the page shown."""
-    held = family.held_for(session.run_cache().get(CACHE), plan)
-    ticking = held is not None and held.running  # the fragment's timer runs only while a family trains
-    st.fragment(_panel, run_every=TICK_SECONDS if ticking else None)(plan, session.page(), ticking)
+    controls = chunked.Controls(
+        "scale_family", lambda: _start(plan), captions.family_progress, captions.family_resume, _results
+    )
+    chunked.panel(lambda: family.held_for(session.run_cache().get(CACHE), plan), controls)
