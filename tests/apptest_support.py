@@ -50,3 +50,22 @@ def decode(value):
 
 def charts(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def chart(at: AppTest, words: str) -> dict:
+    """The chart whose title holds `words` (its line breaks read as spaces)."""
+    return next(c for c in charts(at) if words in c["layout"]["title"]["text"].replace("<br>", " "))
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def stepped(query: dict[str, str], clicks: tuple[str, ...] = ("train_step_1",)) -> AppTest:
+    """The app opened with `query`, on Train, after clicking each button of `clicks`."""
+    at = app(query)
+    at.switch_page("pages/01_train.py").run()
+    for key in clicks:
+        at.button(key=key).click().run()
+    no_exception(at)
+    return at

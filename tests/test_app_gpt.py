@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from apptest_support import app, charts, decode, no_exception, page
+from apptest_support import app, captions, chart, charts, decode, no_exception, page, stepped
 
 from core import TrainConfig, Trainer
 from core.lessons import LESSONS
@@ -16,23 +16,6 @@ from ui.links import to_query
 
 PAGES = [p.file for p in nav.PAGES]  # every page but Home (nav.HOME)
 GPT = {"model": "gpt"}
-
-
-def chart(at, words: str) -> dict:
-    return next(c for c in charts(at) if words in c["layout"]["title"]["text"].replace("<br>", " "))
-
-
-def captions(at) -> str:
-    return "\n".join(c.value for c in at.caption)
-
-
-def stepped(query: dict[str, str], clicks: tuple[str, ...] = ("train_step_1",)):
-    at = app(query)
-    at.switch_page("pages/01_train.py").run()
-    for key in clicks:
-        at.button(key=key).click().run()
-    no_exception(at)
-    return at
 
 
 def test_every_page_renders_for_a_gpt_at_the_default_size_after_steps():

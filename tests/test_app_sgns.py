@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from apptest_support import app, charts, decode, no_exception
+from apptest_support import app, captions, chart, decode, no_exception, stepped
 
 from core import TrainConfig, Trainer
 from ui import nav
@@ -14,23 +14,6 @@ from ui.links import to_query
 
 PAGES = [p.file for p in nav.PAGES]  # every page but Home (nav.HOME)
 SGNS = {"model": "sgns"}
-
-
-def chart(at, words: str) -> dict:
-    return next(c for c in charts(at) if words in c["layout"]["title"]["text"].replace("<br>", " "))
-
-
-def captions(at) -> str:
-    return "\n".join(c.value for c in at.caption)
-
-
-def stepped(query: dict[str, str], clicks: tuple[str, ...] = ("train_step_1",)):
-    at = app(query)
-    at.switch_page("pages/01_train.py").run()
-    for key in clicks:
-        at.button(key=key).click().run()
-    no_exception(at)
-    return at
 
 
 def drawn(rec) -> np.ndarray:
