@@ -605,12 +605,9 @@ def compare_intro(base: TrainConfig, configs: Sequence[TrainConfig] = ()) -> str
     )
 
 
-def compare_loss_caption(
-    labels: Sequence[str], series: Sequence, blind: float | Sequence[tuple[float, str]], name: str = "ln V"
-) -> str:
-    """Each member's loss at its last step, against the blind guess `name` (ln V; negative sampling's (k+1) ln 2),
-    or each of several (loss, name) when the members' models differ."""
-    guesses = [(blind, name)] if isinstance(blind, int | float) else list(blind)
+def compare_loss_caption(labels: Sequence[str], series: Sequence, guesses: Sequence[tuple[float, str]]) -> str:
+    """Each member's loss at its last step, against each distinct blind guess (loss, its name: ln V, negative
+    sampling's (k+1) ln 2)."""
     said = "; ".join(f"{n} = {value:.3f}" for value, n in guesses)
     return f"Loss at its last step: {_each(labels, [s.loss[-1] for s in series], '.3f')} ({said})."
 

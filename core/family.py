@@ -20,8 +20,8 @@ from core.config import TrainConfig
 from core.corpus import WORD_RE, Corpus, build_corpus, text_in_vocab
 from core.limits import SWEEP_BUDGET_BYTES, SWEEP_MAX_LOGITS
 from core.metrics import chance_purity, knn_category_purity
-from core.model import GPT, SkipGram
-from core.sweep import ChunkedTraining
+from core.model import GPT, TokenModel
+from core.sweep import ChunkedTraining, halve_batch
 from core.trainer import Trainer
 
 GPT_SIZES = ((1, 16), (2, 32), (4, 64))  # (layers L, width D) of the small GPTs, smallest first
@@ -172,10 +172,8 @@ def plan_family(
     held_bytes = run_bytes(base).corpus  # the held-out text's corpus, built like a training one
     sized = lambda b: max(member_bytes(_config(base, b, m)) for m in members)  # noqa: E731  # grows with b
     asked = sized(windows) + held_bytes
-    batch, peak = windows, asked
-    while (peak > budget_bytes or batch * base.context * base.vocab_size > max_logits) and batch > 1:
-        batch = max(1, batch // 2)
-        peak = sized(batch) + held_bytes
+    logits = lambda b: b * base.context * base.vocab_size  # noqa: E731  # a GPT member's B T x V
+    batch, peak = halve_batch(windows, asked, lambda b: sized(b) + held_bytes, logits, budget_bytes, max_logits)
     return FamilyPlan(
         base=base,
         members=tuple(members),
@@ -227,7 +225,7 @@ def held_out_data(plan: FamilyPlan, vocab: list[str]) -> HeldOut:
     return HeldOut(windows, next_tokens, centres, contexts, int(corpus.n_tokens))
 
 
-def held_out_loss(model: SkipGram | GPT, held: HeldOut) -> float:
+def held_out_loss(model: TokenModel, held: HeldOut) -> float:
     """The mean cross-entropy of the model on the held-out data (its own task: a GPT's next tokens, a skip-gram's
     context words), scored in chunks; nan when there is none."""
     gpt = isinstance(model, GPT)

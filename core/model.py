@@ -75,20 +75,28 @@ def untied_head(cfg: TrainConfig, generator: torch.Generator) -> nn.Linear | Non
     return head
 
 
-class SkipGram(nn.Module):
+class TokenModel(nn.Module):
+    """What every model has: `embedding`, the token table, and `head`, an untied output head or None (tied)."""
+
+    embedding: nn.Embedding
+    head: nn.Linear | None
+    positions: nn.Embedding | None  # a GPT's positional table; a skip-gram has none (SkipGram.positions)
+
+    @property
+    def head_weight(self) -> torch.Tensor:
+        return self.embedding.weight if self.head is None else self.head.weight  # (V, D)
+
+
+class SkipGram(TokenModel):
     """Embedding lookup followed by a (possibly tied) linear head without bias."""
 
-    positions: nn.Embedding | None = None  # a GPT's positional table; a skip-gram has none
+    positions = None  # a class attribute: on a GPT it would shadow the registered nn.Embedding
 
     def __init__(self, cfg: TrainConfig):
         super().__init__()
         generator = torch.Generator().manual_seed(cfg.seed)
         self.embedding = token_table(cfg, generator)
         self.head = untied_head(cfg, generator)
-
-    @property
-    def head_weight(self) -> torch.Tensor:
-        return self.embedding.weight if self.head is None else self.head.weight  # (V, D)
 
     def forward(self, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits over the vocabulary, and the looked-up rows (kept so their gradient can be read)."""
@@ -129,7 +137,7 @@ class SGNS(SkipGram):
 GPT2_POSITION_STD = 0.02  # GPT-2 initialises its positional table N(0, 0.02^2) (initializer_range in its config)
 
 
-class GPT(nn.Module):
+class GPT(TokenModel):
     """A decoder-only transformer around the same token table: token rows plus position rows, `cfg.layers` pre-norm
     causal blocks of `cfg.heads` heads (width D, feed-forward 4D, GELU, no dropout, as GPT-2), a final LayerNorm,
     and a head over the vocabulary. Its batches are (B, T) windows; position t is trained to predict token t + 1."""
@@ -152,10 +160,6 @@ class GPT(nn.Module):
         self.ignore_index = -100 if cfg.padding_idx is None else cfg.padding_idx  # padding is never a target
         self.register_buffer("causal", nn.Transformer.generate_square_subsequent_mask(cfg.context), persistent=False)
 
-    @property
-    def head_weight(self) -> torch.Tensor:
-        return self.embedding.weight if self.head is None else self.head.weight  # (V, D)
-
     def forward(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, T, V) for the next token at every position, and the looked-up token rows (B, T, D)."""
         length = windows.shape[1]
@@ -177,7 +181,7 @@ class GPT(nn.Module):
 MODEL_CLASSES = {"skipgram": SkipGram, "sgns": SGNS, "gpt": GPT}  # config.MODELS' keys
 
 
-def build_model(cfg: TrainConfig) -> SkipGram | GPT:
+def build_model(cfg: TrainConfig) -> TokenModel:
     """The model cfg.model names, its token table and head initialised from cfg.seed."""
     return MODEL_CLASSES[cfg.model](cfg)
 

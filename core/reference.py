@@ -106,7 +106,7 @@ class RunTable(_Shares):
 
 
 def run_table(model) -> RunTable:
-    """Count a core.model.SkipGram's parameters: its table, its head (if separate) and the whole model."""
+    """Count a core.model.TokenModel's parameters: its table, its head (if separate) and the whole model."""
     table, head = model.embedding.weight, model.head_weight
     tied = head is table or head.data_ptr() == table.data_ptr()
     vocab_size, dim = table.shape

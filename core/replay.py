@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
+from core.budget import lookups, scores
 from core.config import TrainConfig
 from core.errors import ConfigError
 from core.limits import REPLAY_BUDGET
@@ -30,14 +31,10 @@ def step_cost(cfg: TrainConfig) -> int:
     products: the full softmax's B x V x D logits; SGNS's B x (k+1) x D scores; a GPT's B T x V x D logits and per
     block its B T x 12 D^2 weights' products and B T x 2 T D of attention."""
     cells, d = cfg.vocab_size * cfg.dim, cfg.dim
-    if cfg.model == "sgns":
-        products = cfg.batch_size * (cfg.negatives + 1) * d
-    elif cfg.model == "gpt":
-        n = cfg.batch_size * cfg.context
-        products = n * cells + cfg.layers * n * (12 * d * d + 2 * cfg.context * d)
-    else:
-        products = cfg.batch_size * cells
-    blocks = cfg.layers * BLOCK_OVERHEAD_CELLS if cfg.model == "gpt" else 0
+    products, blocks = scores(cfg) * d, 0  # each score is a D-long product
+    if cfg.model == "gpt":
+        products += cfg.layers * lookups(cfg) * (12 * d * d + 2 * cfg.context * d)
+        blocks = cfg.layers * BLOCK_OVERHEAD_CELLS
     return int(cells + products // BATCH_PER_CELL + STEP_OVERHEAD_CELLS + blocks)
 
 

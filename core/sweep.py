@@ -73,10 +73,9 @@ def plan_sweep(
     """The sweep of `cfg` at `dims`, its batch halved until the widest model fits `budget_bytes` and `max_logits`."""
     widest = max(dims)
     asked = sweep_bytes(cfg.replace(dim=widest))
-    batch, peak = cfg.batch_size, asked
-    while (peak > budget_bytes or scores(cfg.replace(batch_size=batch)) > max_logits) and batch > 1:
-        batch = max(1, batch // 2)
-        peak = sweep_bytes(cfg.replace(dim=widest, batch_size=batch))
+    peak_at = lambda b: sweep_bytes(cfg.replace(dim=widest, batch_size=b))  # noqa: E731
+    scores_at = lambda b: scores(cfg.replace(batch_size=b))  # noqa: E731
+    batch, peak = halve_batch(cfg.batch_size, asked, peak_at, scores_at, budget_bytes, max_logits)
     return SweepPlan(
         cfg=cfg.replace(batch_size=batch),
         dims=tuple(dims),
@@ -88,6 +87,23 @@ def plan_sweep(
         max_logits=max_logits,
         fits=peak <= budget_bytes,
     )
+
+
+def halve_batch(
+    batch: int,
+    asked_bytes: int,
+    peak_at: Callable[[int], int],
+    scores_at: Callable[[int], int],
+    budget_bytes: int,
+    max_scores: int,
+) -> tuple[int, int]:
+    """`batch` (needing `asked_bytes`) halved until its peak bytes `peak_at(b)` fit `budget_bytes` and a step
+    computes at most `max_scores` scores `scores_at(b)`, or it is 1: (the batch, its peak bytes)."""
+    peak = asked_bytes
+    while (peak > budget_bytes or scores_at(batch) > max_scores) and batch > 1:
+        batch = max(1, batch // 2)
+        peak = peak_at(batch)
+    return batch, peak
 
 
 class ChunkedTraining:

@@ -41,9 +41,9 @@ class Trainer:
         self.model = build_model(cfg).to(self.device)
         self._noise_cdf = noise_cdf(self.corpus.token_freq) if cfg.model == "sgns" else None  # (V,) float64
         table = self.model.embedding.weight
-        self._others = [p for p in self.model.parameters() if p is not table]  # an untied head, a GPT's layers
-        self.optimizers = build_optimizers(table, self._others, cfg)
-        self._layers = [(name, p) for name, p in self._named_others() if name != "the head"]  # a GPT's; once
+        self._others = self._named_others()  # (what a sentence calls it, parameter): an untied head, a GPT's layers
+        self.optimizers = build_optimizers(table, [param for _, param in self._others], cfg)
+        self._layers = [(name, param) for name, param in self._others if name != "the head"]  # a GPT's
         positions = self.model.positions
         self._positions_before = None if positions is None else torch.empty_like(positions.weight.detach())  # (T, D)
         self._before = torch.empty_like(self.model.embedding.weight.detach())  # (V, D), reused every step
@@ -127,10 +127,7 @@ class Trainer:
 
     def peek_negatives(self) -> np.ndarray | None:
         """SGNS's (B, k) negatives for the next step, without drawing them; None for the other models."""
-        if self._noise_cdf is None:
-            return None
-        rng = copy.deepcopy(self._noise_rng)  # a copy: ours is not advanced
-        return draw_negatives(self._noise_cdf, rng, self.cfg.batch_size, self.cfg.negatives)
+        return self._negatives(copy.deepcopy(self._noise_rng))  # a copy: ours is not advanced
 
     def _batch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Skip-gram's (centre, context) pairs (B,) each, or a GPT's (B, T) windows and their next tokens."""
@@ -142,9 +139,13 @@ class Trainer:
         """The next batch from the run's seeded generators: centres, targets (B,) (a GPT's (B, T) windows) and
         SGNS's negatives (B, k), so a seed (and a link's replay) gives the same negatives too."""
         centres, targets = self._batch(self._rng)
+        return centres, targets, self._negatives(self._noise_rng)
+
+    def _negatives(self, rng: np.random.Generator) -> np.ndarray | None:
+        """SGNS's (B, k) negatives drawn from `rng`; None for the other models."""
         if self._noise_cdf is None:
-            return centres, targets, None
-        return centres, targets, draw_negatives(self._noise_cdf, self._noise_rng, len(centres), self.cfg.negatives)
+            return None
+        return draw_negatives(self._noise_cdf, rng, self.cfg.batch_size, self.cfg.negatives)
 
     def step(self) -> StepRecord:
         """Train on one batch and return what it did to every row."""
@@ -325,7 +326,7 @@ class Trainer:
     def _check_after_step(self, update_norm: torch.Tensor) -> str | None:
         """None when the table, the head and the optimizer's state are finite and measurable, else what is not."""
         total = update_norm.sum()
-        for param in self._others:
+        for _, param in self._others:
             total = total + param.detach().sum()
         states = [
             (key, value)
@@ -339,9 +340,7 @@ class Trainer:
         if math.isfinite(total.item()):  # one number: any inf or NaN makes it non-finite
             return None
         tables = [("the table's weights", self.model.embedding.weight.detach())]
-        tables += [
-            (f"{name.replace('the head', 'the output head')}'s weights", p.detach()) for name, p in self._named_others()
-        ]
+        tables += [(f"{name.replace('the head', 'the output head')}'s weights", p.detach()) for name, p in self._others]
         for name, tensor in tables:
             if not bool(torch.isfinite(tensor).all()):
                 return f"{name} became inf or NaN"
@@ -372,7 +371,7 @@ class Trainer:
         """A failure after the optimizer stepped: the table goes back to its last finite state, but whatever
         else the step changed cannot, so the run is frozen (every later step raises this error again)."""
         self._put_back(rng_state)
-        changed = list(dict.fromkeys(name for name, _ in self._named_others()))
+        changed = list(dict.fromkeys(name for name, _ in self._others))
         if any(optimizer.state for optimizer in self.optimizers):
             changed.append("the optimizer's state")
         if not changed:  # a tied head and a stateless optimizer: the table was everything, so this is exact

@@ -6,8 +6,8 @@ import ui.page
 from core import captions
 from core import predict as quiz
 from ui import display, session, training
-from ui.figures import predict, train
-from ui.widgets.controls import row_picker
+from ui.figures import predict
+from ui.widgets.controls import next_batch, row_picker
 
 ui.page.setup("predict", "Predict, then step")
 tr = session.trainer()
@@ -49,11 +49,7 @@ st.caption(captions.predict_run_caption(tr.cfg))
 if session.diverged():
     st.error(session.diverged())
     st.stop()
-batch = display.bars(quiz.next_batch(tr))  # on the wall, fewer bars: each one labelled
-display.chart(train.batch_token_bars([tr.vocab[i] for i in batch.shown], batch.counts[batch.shown],
-                                     captions.next_batch_title(batch)))  # fmt: skip
-if head := captions.next_head_rows(batch):  # negative sampling: the head rows it will score, drawn already
-    st.caption(head)
+batch = next_batch(tr)  # its bars, and negative sampling's head rows
 options, label = quiz.pick_options(batch, tr.corpus.token_freq), "Which rows will move? Each pick is scored with why"
 row_picker(label, options, tr.vocab, "predict_rows", (session.run_id(), tr.step_count), lambda r: not batch.counts[r])
 c1, c2, c3 = st.columns([1, 1, 1])

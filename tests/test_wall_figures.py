@@ -34,7 +34,7 @@ def _series(n: int = 20) -> Series:
 
 def test_compare_members_differ_in_colour_dash_and_marker_and_none_is_yellow():
     labels = ["SGD", "SGD momentum 0.9", "Adam", "AdamW"]
-    fig = compare.compare_loss(labels, [_series() for _ in labels], math.log(60))
+    fig = compare.compare_loss(labels, [_series() for _ in labels], [(math.log(60), "ln V")])
     styles = {(t.line.color, t.line.dash, t.marker.symbol) for t in fig.data}
     assert len(styles) == len(labels)
     assert all(t.line.color.upper() != "#F0E442" for t in fig.data)  # faint on white

@@ -111,7 +111,7 @@ def has(key: str) -> bool:
 
 def started() -> bool:
     """Whether this browser session has its run (init built it, or holds it for a shared replay's copy)."""
-    return st.session_state.get("trainer") is not None or st.session_state.get("awaiting") is not None
+    return st.session_state.get("trainer") is not None or awaiting()
 
 
 def trainer() -> Trainer:
@@ -130,7 +130,7 @@ def cfg() -> TrainConfig:
 
 def step_count() -> int:
     """The run's step, without building a run that awaits a shared replay (step 0 until its copy arrives)."""
-    return 0 if st.session_state.get("awaiting") is not None else st.session_state.trainer.step_count
+    return 0 if awaiting() else st.session_state.trainer.step_count
 
 
 def awaiting() -> bool:

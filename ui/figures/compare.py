@@ -48,14 +48,12 @@ def _member_curves(labels: Sequence[str], series: Sequence[Series], field: str) 
 def compare_loss(
     labels: Sequence[str],
     series: Sequence[Series],
-    blind_guess: float | Sequence[tuple[float, str]],
-    name: str = "ln V",
+    guesses: Sequence[tuple[float, str]],
     same_batches: bool = True,
 ) -> go.Figure:
-    """Each member's loss per step on one chart, with the blind guess `name` (ln V; SGNS: (k+1) ln 2) dashed, or
-    each of several (loss, name) when the members' models differ."""
+    """Each member's loss per step on one chart, with each distinct blind guess (loss, its name: ln V, negative
+    sampling's (k+1) ln 2) dashed."""
     fig = _member_curves(labels, series, "loss")
-    guesses = [(blind_guess, name)] if isinstance(blind_guess, int | float) else list(blind_guess)
     for i, (value, what) in enumerate(guesses):  # two close lines: their labels on opposite sides
         fig.add_hline(y=value, line={"dash": "dash", "color": "#777777"}, annotation_text=f"{what}: a blind guess",
                       annotation_position="top right" if i % 2 == 0 else "bottom left")  # fmt: skip

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import captions
+from core import predict as quiz
 from core.layouts import LayoutCache, LayoutError, umap_is_warm
 from core.rows import same_spread
-from ui import session, training
+from ui import display, session, training
 from ui.display import md_escape
+from ui.figures import train
 
 
 def _follow(steps: list[int], key: str, every: bool) -> int:
@@ -98,3 +101,14 @@ def row_picker(label: str, options: list[int], vocab, key: str, fresh_for, outsi
         session.put(key + "_for", fresh_for)
     note = lambda r: vocab[r] + (" (not in this batch)" if outside(r) else "")  # noqa: E731
     return st.multiselect(label, options, format_func=note, key=key)
+
+
+def next_batch(tr) -> quiz.NextBatch:
+    """Predict's next batch, before it is trained on: its bars (on the wall fewer, each labelled) and, with negative
+    sampling, the head rows the step will score."""
+    batch = display.bars(quiz.next_batch(tr))
+    tokens = [tr.vocab[i] for i in batch.shown]
+    display.chart(train.batch_token_bars(tokens, batch.counts[batch.shown], captions.next_batch_title(batch)))
+    if head := captions.next_head_rows(batch):  # drawn already, from a copy of the negatives' generator
+        st.caption(head)
+    return batch
