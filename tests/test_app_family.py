@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import torch
 from apptest_support import app, charts, decode, no_exception
 
 from core import TrainConfig, family
@@ -17,14 +16,7 @@ SCALE = "pages/06_scale.py"
 STEPS = 6  # per model: the page's family, shortened (its full size is core.family.STEPS)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """torch on one thread for the page's training and the test's alike, as the server runs it (serve.process):
-    a GPT's sums round by thread count, and another test module may have left torch on two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: as the server runs torch
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +129,8 @@ def test_stop_stops_continue_resumes_and_the_results_are_an_uninterrupted_runs(m
     assert fam.results == family.train_family(TrainConfig(), steps=40)
 
 
-def test_the_family_trains_only_while_the_scale_page_is_shown():
+def test_the_family_trains_only_while_the_scale_page_is_shown(monkeypatch):
+    monkeypatch.setattr(family, "STEPS", 40)  # long enough that one chunk (0.25 s) cannot finish the family
     at = on_scale()
     at.button(key="scale_family_measure").click().run()
     fam = held(at)

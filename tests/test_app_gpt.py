@@ -14,6 +14,8 @@ from core.lessons import LESSONS
 from ui import nav
 from ui.links import to_query
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: as the server runs torch
+
 PAGES = [p.file for p in nav.PAGES]  # every page but Home (nav.HOME)
 GPT = {"model": "gpt"}
 
@@ -121,13 +123,8 @@ def test_a_link_to_step_n_replays_a_gpt_bit_for_bit():
     at.switch_page("pages/01_train.py").run()
     no_exception(at)
     trainer = at.session_state.trainer
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the server runs torch (serve.process): a GPT's matmuls round by thread count
-    try:
-        by_hand = Trainer(trainer.cfg)
-        by_hand.run(5)
-    finally:
-        torch.set_num_threads(threads)
+    by_hand = Trainer(trainer.cfg)
+    by_hand.run(5)
     assert trainer.step_count == 5
     np.testing.assert_array_equal(trainer.weight, by_hand.weight)
     np.testing.assert_array_equal(trainer.position_weight, by_hand.position_weight)

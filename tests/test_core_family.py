@@ -31,12 +31,7 @@ STEPS = 12  # small: every test trains the whole family
 LN_EPS = 1e-5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: as the server runs torch
 
 
 @pytest.fixture(scope="module")

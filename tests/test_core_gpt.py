@@ -22,13 +22,7 @@ GPT = {"model": "gpt", "vocab_size": 40, "dim": 8, "batch_size": 6, "context": 5
 LN_EPS = 1e-5  # nn.LayerNorm's and GPT-2's epsilon
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """torch on one thread, as the server runs it (serve.process.setup_process)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: as the server runs torch
 
 
 # ---------------------------------------------------------------- the reference: a GPT written again, by hand
