@@ -53,10 +53,21 @@ def row_gradients(
     return rows, grads
 
 
-def contributions(input_ids: np.ndarray, output_grad: np.ndarray, row: int) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, (k, D) contributions) of one row in one batch: the terms its gradient adds up."""
+def contributions(
+    input_ids: np.ndarray, output_grad: np.ndarray, row: int, context: int | None = None
+) -> tuple[list[str], np.ndarray]:
+    """(each lookup's name, (k, D) contributions) of one row in one batch: the terms its gradient adds up. A GPT's
+    `context` T names its lookups by window and t (lookup_names)."""
     positions = np.flatnonzero(input_ids == row)
-    return positions, output_grad[positions]
+    return lookup_names(positions, context), output_grad[positions]
+
+
+def lookup_names(positions: np.ndarray, context: int | None = None) -> list[str]:
+    """What each lookup is called: a skip-gram batch's "position b" (its b-th pair), or a GPT's "window w, t i"
+    (its B x T lookups are flattened window by window, so lookup p is token t = p mod T of window p // T)."""
+    if context is None:
+        return [f"position {int(p)}" for p in positions]
+    return [f"window {int(p) // context}, t {int(p) % context}" for p in positions]
 
 
 def is_tied(rec) -> bool:

@@ -165,3 +165,20 @@ def test_a_gpt2_sized_token_table_trains_under_a_small_gpt():
     at.switch_page("pages/02_gradient_masks.py").run()
     no_exception(at)
     assert "Step 1: 16 of 16 position rows got a gradient" in captions(at)
+
+
+def test_gradient_masks_names_each_lookup_of_a_token_by_its_window_and_place():
+    """A GPT's lookups are B x T: the contributions heatmap names each by window and t, counted here from the
+    batch's (B, T) windows, and each row is that lookup's gradient in the record."""
+    at = stepped(GPT, ("train_step_1",))
+    at.switch_page("pages/02_gradient_masks.py").run()
+    no_exception(at)
+    trainer = at.session_state.trainer
+    rec, cfg = trainer.history.at(1), trainer.cfg
+    token = at.selectbox(key="masks_token").value
+    windows = rec.input_ids.reshape(cfg.batch_size, cfg.context)
+    places = np.argwhere(windows == token)  # (k, 2): (window, t), in the order the lookups are flattened
+    heatmap = chart(at, f"'{trainer.vocab[token]}' ×{len(places)}: its {len(places)} contributions, then the row's")
+    assert list(heatmap["data"][0]["y"])[:-1] == [f"window {w}, t {t}" for w, t in places]
+    z = np.asarray(decode(heatmap["data"][0]["z"]), dtype=np.float64)[:-1]
+    np.testing.assert_allclose(z, rec.output_grad.reshape(cfg.batch_size, cfg.context, -1)[tuple(places.T)], rtol=1e-6)

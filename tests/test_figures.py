@@ -9,7 +9,7 @@ from stand_in import stand_in_record
 
 from core import TrainConfig, Trainer
 from core.captions import mask_caption, mask_title
-from core.rows import GradientGroups, move_parts, update_raster
+from core.rows import GradientGroups, lookup_names, move_parts, update_raster
 from ui.figures import masks, style, train, updates
 from ui.links import parse_query, parse_value, to_query
 
@@ -88,10 +88,11 @@ def test_raster_is_rows_by_kept_steps_and_bins_long_histories(run):
 
 def test_contributions_heatmap_last_row_is_the_sum():
     contribs = np.arange(12, dtype=float).reshape(3, 4)
-    fig = read(masks.contributions_heatmap(contribs, np.array([1, 5, 9]), "cat"))
+    fig = read(masks.contributions_heatmap(contribs, lookup_names(np.array([1, 5, 9])), "cat"))
     z = np.asarray(fig.data[0].z)
     assert z.shape == (4, 4) and np.allclose(z[-1], contribs.sum(axis=0))
-    dropped = read(masks.contributions_heatmap(contribs, np.array([1, 5, 9]), "<pad>", np.zeros(4), "row gradient = 0"))
+    names = lookup_names(np.array([1, 5, 9]))
+    dropped = read(masks.contributions_heatmap(contribs, names, "<pad>", np.zeros(4), "row gradient = 0"))
     assert not np.asarray(dropped.data[0].z)[-1].any() and list(dropped.data[0].y)[-1] == "row gradient = 0"
 
 

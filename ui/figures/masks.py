@@ -75,15 +75,16 @@ def gradient_heatmap(grads: np.ndarray, labels: Sequence[str], title: str) -> di
 
 
 def contributions_heatmap(
-    contribs: np.ndarray, positions: np.ndarray, token: str, sum_row: np.ndarray | None = None,
+    contribs: np.ndarray, names: Sequence[str], token: str, sum_row: np.ndarray | None = None,
     sum_label: str = "sum = row gradient",
 ) -> dict:  # fmt: skip
-    """A token used k times: its k per-position contributions and, last, `sum_row` under `sum_label` (by default
-    their sum; the page passes what the row's gradient really is, e.g. 0 when padding_idx drops them)."""
+    """A token used k times: its k lookups' contributions under `names` (core.rows.lookup_names) and, last,
+    `sum_row` under `sum_label` (by default their sum; the page passes what the row's gradient really is, e.g. 0
+    when padding_idx drops them)."""
     total = contribs.sum(axis=0) if sum_row is None else np.asarray(sum_row)
     z = np.vstack([contribs, total[None, :]])
-    labels = [f"position {p}" for p in positions] + [sum_label]
-    title = f"'{token}' ×{len(positions)}: its {len(positions)} contributions, then the row's"
+    labels = [*names, sum_label]
+    title = f"'{token}' ×{len(names)}: its {len(names)} contributions, then the row's"
     return _signed_rows(z, labels, title, max(260, 110 + 26 * len(labels)))
 
 
