@@ -47,6 +47,10 @@ class Trainer:
         positions = self.model.positions
         self._positions_before = None if positions is None else torch.empty_like(positions.weight.detach())  # (T, D)
         self._before = torch.empty_like(self.model.embedding.weight.detach())  # (V, D), reused every step
+        # Only rows with a gradient move (SGD without momentum or decay, Adagrad without decay, sparse gradients):
+        # then a step copies, differences and checks those rows, not the table (whose other rows are bit-unchanged)
+        self._table_still, self._head_still = _unmoved_without_gradient(cfg)
+        self._moving: Tensor | None = None  # this step's rows that can move, when only they are copied
         self._delta = torch.empty_like(self._before)
         self._zeros = torch.zeros(cfg.vocab_size, device=self.device)  # (V,)
         self._rng = np.random.default_rng([cfg.seed, 0xBA])  # batches; the corpus has its own stream
@@ -155,7 +159,11 @@ class Trainer:
         rng_state = self._rng.bit_generator.state, self._noise_rng.bit_generator.state
         batch = self._draw()  # numpy: centres (B,), targets (B,), negatives (B, k) or None
         centres, targets, negatives = (None if a is None else torch.from_numpy(a).to(self.device) for a in batch)
-        before.copy_(weight.detach())  # a kept buffer: a fresh (V, D) tensor each step costs page faults
+        self._moving = moving = self._rows_that_can_move(centres, targets, negatives)  # (n,) or None: every row
+        if moving is None:
+            before.copy_(weight.detach())  # a kept buffer: a fresh (V, D) tensor each step costs page faults
+        else:  # only these rows are valid in `before` this step: the rest cannot move, so nothing reads them
+            before.index_copy_(0, moving, weight.detach()[moving])
         if self._positions_before is not None:
             self._positions_before.copy_(self.model.positions.weight.detach())
 
@@ -188,9 +196,13 @@ class Trainer:
             shadows.detach()
 
         with torch.no_grad():
-            delta = torch.sub(weight, before, out=self._delta)  # (V, D)
-            update_norm = torch.linalg.vector_norm(delta, dim=1)  # (V,)
-            failure = self._check_after_step(update_norm)
+            if moving is None:
+                delta = torch.sub(weight, before, out=self._delta)  # (V, D)
+                update_norm = torch.linalg.vector_norm(delta, dim=1)  # (V,)
+            else:  # every other row is bit-unchanged: its move is 0 (split: no weight decay, so no delta is read)
+                delta, update_norm = None, torch.zeros(self.cfg.vocab_size, device=self.device)
+                update_norm[moving] = torch.linalg.vector_norm(weight.detach()[moving] - before[moving], dim=1)
+            failure = self._check_after_step(update_norm, targets, negatives)
             if failure is not None:
                 self._freeze(rng_state, failure)
             split = shadows.split(update_norm, delta, self._zeros)
@@ -323,11 +335,27 @@ class Trainer:
             "(squares beyond 3.4e38)"
         )
 
-    def _check_after_step(self, update_norm: torch.Tensor) -> str | None:
-        """None when the table, the head and the optimizer's state are finite and measurable, else what is not."""
+    def _rows_that_can_move(self, centres: Tensor, targets: Tensor, negatives: Tensor | None) -> Tensor | None:
+        """(n,) the table's rows this step can move, when its optimizer moves only rows with a gradient: the rows
+        looked up (max_norm rescales only them) and a tied SGNS head's gathered rows. None: any row can move (the
+        optimizer moves rows without a gradient, or a tied full softmax gives every row one)."""
+        if not self._table_still or (self.cfg.tie_weights and self.cfg.model != "sgns"):
+            return None
+        rows = centres.reshape(-1)
+        if self.cfg.tie_weights:  # SGNS: the head's path reaches the true contexts' and the negatives' rows
+            rows = torch.cat([rows, targets.reshape(-1), negatives.reshape(-1)])
+        return torch.unique(rows)
+
+    def _check_after_step(self, update_norm: Tensor, targets: Tensor, negatives: Tensor | None) -> str | None:
+        """None when the table, the head and the optimizer's state are finite and measurable, else what is not.
+        An SGNS head whose optimizer moves only rows with a gradient is checked on the rows it gathered: the
+        others are as the last step left them, finite."""
         total = update_norm.sum()
-        for _, param in self._others:
-            total = total + param.detach().sum()
+        for name, param in self._others:
+            if name == "the head" and self._head_still and negatives is not None:
+                total = total + param.detach()[torch.unique(torch.cat([targets[:, None], negatives], 1))].sum()
+            else:
+                total = total + param.detach().sum()
         states = [
             (key, value)
             for optimizer in (self.optimizers if self._watch_state else ())
@@ -397,10 +425,27 @@ class Trainer:
 
     def _put_back(self, rng_state: tuple[dict, dict]) -> None:
         with torch.no_grad():
-            self.model.embedding.weight.copy_(self._before)
+            if self._moving is None:
+                self.model.embedding.weight.copy_(self._before)
+            else:  # only these rows were copied, and only they can have changed
+                self.model.embedding.weight.index_copy_(0, self._moving, self._before[self._moving])
         self._rng.bit_generator.state, self._noise_rng.bit_generator.state = rng_state
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
+
+
+def _unmoved_without_gradient(cfg: TrainConfig) -> tuple[bool, bool]:
+    """(table, head): whether the optimizer leaves every row without a gradient bit-unchanged. SGD without
+    momentum or weight decay adds -lr * 0; Adagrad without weight decay adds -clr * 0 / (sqrt(sum) + eps);
+    a sparse gradient's optimizer touches only its rows. SparseAdam's head gets a dense Adam, which moves rows
+    on their running means."""
+    if cfg.weight_decay:
+        return False, False
+    if cfg.optimizer == "sgd":
+        return cfg.momentum == 0, cfg.momentum == 0
+    if cfg.optimizer == "adagrad":
+        return True, True
+    return cfg.optimizer == "sparse_adam" and cfg.sparse_grad, False
 
 
 def _copied(tensor: Tensor) -> Tensor | None:

@@ -649,3 +649,74 @@ def test_a_large_table_and_an_edit_between_steps_are_measured_from_the_table_as_
         grad = batch_gradient(trainer, mid.astype(np.float32), head_before, rec)
         np.testing.assert_allclose(rec.grad_norm, np.linalg.norm(grad, axis=1), rtol=1e-4, atol=1e-8)
         assert set(np.flatnonzero(rec.grad_mask)) == set(rec.input_ids.tolist())
+
+
+# Optimizers that move only the rows with a gradient: the trainer then copies, differences and checks only the rows
+# a step can reach. Each is tried on every model, with max_norm and padding_idx too.
+STILL = [
+    dict(optimizer="sgd"),
+    dict(optimizer="adagrad"),
+    dict(optimizer="sgd", sparse=True),
+    dict(optimizer="sparse_adam"),
+]
+STILL_MODELS = [
+    dict(model="skipgram"),
+    dict(model="sgns"),
+    dict(model="sgns", tie_weights=True),
+    dict(model="sgns", max_norm=0.5, padding_idx=0),
+    dict(model="gpt", vocab_size=300),
+]
+
+
+def _reached(trainer: Trainer) -> set[int]:
+    """The rows the next step can give a gradient: the lookups, and a tied SGNS head's gathered rows."""
+    ids, targets = trainer.peek_batch()
+    negatives = trainer.peek_negatives()
+    rows = set(ids.tolist())
+    if trainer.cfg.tie_weights and negatives is not None:
+        rows |= set(targets.tolist()) | set(negatives.reshape(-1).tolist())
+    return rows
+
+
+@pytest.mark.parametrize("model", STILL_MODELS, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+@pytest.mark.parametrize("settings", STILL, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+def test_with_an_optimizer_that_moves_only_rows_with_a_gradient_every_rows_move_is_still_measured(settings, model):
+    if (settings.get("sparse") or settings["optimizer"] == "sparse_adam") and model.get("tie_weights"):
+        pytest.skip("refused: a tied head's gradient is dense")
+    cfg = TrainConfig(**{"vocab_size": 60, "dim": 8, "batch_size": 6, "seed": 5, **settings, **model})
+    trainer = Trainer(cfg)
+    with torch.no_grad():
+        trainer.model.embedding.weight.mul_(3.0)  # so that max_norm has rows to rescale
+    for _ in range(4):
+        before, head_before, reached = trainer.weight.astype(np.float64), trainer.head_weight, _reached(trainer)
+        rec = trainer.step()
+        moved = np.linalg.norm(trainer.weight - before, axis=1)  # every row, from two copies of the whole table
+        np.testing.assert_allclose(rec.update_norm, moved, rtol=1e-6, atol=0)
+        assert np.count_nonzero(moved) > 0 and set(np.flatnonzero(moved).tolist()) <= reached
+        assert len(reached) < cfg.vocab_size  # so the trainer left rows out
+        if not cfg.tie_weights and cfg.optimizer != "sparse_adam":  # the head, too, moves only where it has a gradient
+            head_moved = np.flatnonzero(np.abs(trainer.head_weight - head_before).sum(axis=1))
+            assert np.array_equal(head_moved, np.flatnonzero(rec.head_grad_norm))
+
+
+@pytest.mark.parametrize("model", STILL_MODELS[1:4], ids=["sgns", "sgns-tied", "sgns-max_norm"])
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_failed_step_of_such_an_optimizer_restores_the_table_bit_for_bit(model, when):
+    """Only the rows the step can reach are kept aside: restoring them restores the table, max_norm's rescale
+    in the forward pass included."""
+    trainer = Trainer(
+        TrainConfig(**{"vocab_size": 60, "dim": 8, "batch_size": 6, "seed": 6, "optimizer": "sgd", **model})
+    )
+    with torch.no_grad():
+        trainer.model.embedding.weight.mul_(3.0)
+    trainer.run(2)
+    table, weight = trainer.weight, trainer.model.embedding.weight
+    row = int(trainer.peek_batch()[0][0])
+    if when == "before":
+        weight.register_hook(lambda grad: grad * float("nan"))
+    else:
+        _fail_after_step(trainer, lambda: torch.no_grad()(weight.__setitem__)((row, 0), float("nan")))
+    with pytest.raises(TrainingDiverged):
+        trainer.step()
+    np.testing.assert_array_equal(trainer.weight, table)
+    assert ("max_norm" not in model) or np.abs(table).max() > 0.5  # rows max_norm rescaled were put back too
