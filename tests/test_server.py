@@ -11,7 +11,7 @@ import pytest
 
 from serve import janitor, memory
 from serve.memory import Registry, ServerBusy
-from serve.slot import FairSlot
+from serve.slot import FairSlot, Turns
 
 GB = 1024**3
 MB = 1024**2
@@ -222,6 +222,61 @@ def test_fair_slot_serves_in_arrival_order():
     for t in threads:
         t.join(5)
     assert order == list(range(6))
+
+
+def _taking_turns(turns: Turns, n: int) -> tuple[list[threading.Thread], list[threading.Event], list[int]]:
+    """n threads that each take a turn, note it, then wait for their event before ending."""
+    ends, entered = [threading.Event() for _ in range(n)], []
+
+    def arrive(i: int) -> None:
+        turns.wait_turn()
+        entered.append(i)
+        ends[i].wait(10)
+
+    threads = [threading.Thread(target=arrive, args=(i,)) for i in range(n)]
+    return threads, ends, entered
+
+
+def test_turns_let_a_burst_in_two_at_a_time_each_when_one_before_it_has_ended():
+    turns = Turns(size=2, limit=30.0)
+    threads, ends, entered = _taking_turns(turns, 4)
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(entered) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    threads[2].join(0.2)
+    threads[3].join(0.2)
+    assert len(entered) == 2  # two in their turn, both alive: the others wait
+    first = entered[0]
+    ends[first].set()
+    threads[first].join(5)
+    deadline = time.monotonic() + 5
+    while len(entered) < 3 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.1)
+    assert len(entered) == 3  # one ended: one more in, not both
+    for e in ends:
+        e.set()
+    for t in threads:
+        t.join(5)
+    assert sorted(entered) == [0, 1, 2, 3]
+
+
+def test_a_turn_that_outlasts_its_limit_lets_the_next_one_in_so_nothing_stays_locked():
+    turns = Turns(size=1, limit=0.05)
+    threads, ends, entered = _taking_turns(turns, 2)
+    threads[0].start()
+    deadline = time.monotonic() + 5
+    while not entered and time.monotonic() < deadline:
+        time.sleep(0.001)
+    ends[1].set()  # the second ends as soon as it is in
+    threads[1].start()
+    threads[1].join(5)
+    assert threads[0].is_alive() and entered == [0, 1]  # the first still holds its thread: its turn ran out
+    for e in ends:
+        e.set()
+    threads[0].join(5)
 
 
 def test_fair_slot_bystander_is_not_starved_by_busy_loops():

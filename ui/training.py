@@ -141,6 +141,7 @@ def _wait_for(job: shared.Job, found: str, cfg: TrainConfig, target: int) -> Non
                 shown = job.done
                 left = max(1, round(replays.seconds_left(job, cfg)))
                 bar.progress(shown / target, text=f"Step {shown:,} of {target:,} · about {left:,} s left")
+    slot.ARRIVALS.wait_turn()  # the screens it freed at once take their copies and draw their pages in turn
     _adopt(replays.copy_of(job), job.error)
     if box is not None:
         box.empty()
