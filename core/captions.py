@@ -896,15 +896,11 @@ def picks_caption(picks: Sequence) -> str:
 
 
 def slow_motion_other_model(cfg: TrainConfig) -> str:
-    """Why Slow motion shows nothing for a model that is not skip-gram's full softmax."""
-    what = (
-        "negative sampling: its sigmoid stages"
-        if cfg.model == "sgns"
-        else "a small GPT: its transformer blocks between the lookup and the softmax"
-    )
+    """Why Slow motion shows nothing for a GPT (it re-takes the skip-gram models' steps)."""
     return (
-        "This page re-takes a skip-gram step with a full softmax (lookup, softmax, dL/dlogits). This run uses "
-        f"{what} are not shown here; its gradients are on Gradient masks."
+        "This page re-takes a skip-gram step (full softmax or negative sampling: lookup, scores, their gradient). "
+        f"This run uses a small GPT: its transformer blocks ({cfg.layers:,} here) between the lookup and the "
+        "softmax are not shown here; its gradients are on Gradient masks."
     )
 
 

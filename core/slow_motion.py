@@ -1,7 +1,9 @@
 """One step in slow motion: `replay_step` re-trains a fresh Trainer to just before a step (it is deterministic:
 core.replay) and lets torch take it; `stages` recomputes it by hand from that start (max_norm's rescale, W[x], the
 scores, softmax, dL/dlogits = (softmax − one_hot) / B, dL/dh, the scatter-add without padding_idx's parts, a tied
-head's path) for the page to compare with the record. The optimizer's part for one row: core.arithmetic.row_move."""
+head's path) for the page to compare with the record; for negative sampling the scores of each pair's true context
+and k negatives, σ, dL/ds = (σ(s) − y) / B and the gathered rows' path. The optimizer's part for one row:
+core.arithmetic.row_move. A GPT's transformer blocks are not re-taken here."""
 
 from __future__ import annotations
 
@@ -84,21 +86,47 @@ class Stages:
     head_grad_norm: np.ndarray | None  # (V,) an untied head's
 
 
+@dataclass(frozen=True)
+class SampledStages:
+    """Negative sampling's step by hand: each pair b scores k + 1 head rows (its true context, then k negatives)."""
+
+    centres: np.ndarray  # (B,) the looked-up rows
+    targets: np.ndarray  # (B,) each pair's true context
+    negatives: np.ndarray  # (B, k) each pair's sampled negatives
+    renormed: np.ndarray  # (n,) rows max_norm rescaled in the forward pass
+    hidden: np.ndarray  # (B, D) W[x], after the rescale
+    position: int
+    scored: np.ndarray  # (k+1,) the chosen pair's head rows: its true context, then its negatives
+    scores: np.ndarray  # (k+1,) s = h · c
+    sigmoid: np.ndarray  # (k+1,) σ(s)
+    losses: np.ndarray  # (B,) −ln σ(s_0) − Σ_j ln σ(−s_j) per pair
+    loss: float  # their mean
+    dscores: np.ndarray  # (k+1,) dL/ds for the chosen pair: (σ(s) − y) / B, y = 1 for the true context, else 0
+    dhidden: np.ndarray  # (B, D) dL/dh = Σ_j dL/ds_j · c_j per pair
+    row: int
+    row_positions: np.ndarray  # (k,) pairs that looked the row up
+    row_parts: np.ndarray  # (k, D) their dL/dh: the scatter-add's contributions to the row
+    dropped: np.ndarray  # (k,) bool: a padding_idx part that the lookup drops
+    lookup_grad: np.ndarray  # (D,) the sum of the parts kept
+    head_places: np.ndarray  # (m, 2) (pair, column) where a tied head gathered the row; empty untied
+    head_parts: np.ndarray  # (m, D) their dL/ds[b, j] · h_b
+    head_grad: np.ndarray | None  # (D,) a tied head's path into the row: the sum of head_parts; None untied
+    row_grad: np.ndarray  # (D,) the row's whole gradient
+    grad_norm: np.ndarray  # (V,) every row's gradient length
+    head_grad_norm: np.ndarray | None  # (V,) an untied head's
+
+
 def stages(
     cfg: TrainConfig, weight: np.ndarray, head: np.ndarray | None, centres: np.ndarray, targets: np.ndarray,
-    position: int, row: int,
-) -> Stages:  # fmt: skip
-    """The step recomputed from its start: the table (V, D) before it, an untied head (V, D) or None, the batch."""
+    position: int, row: int, negatives: np.ndarray | None = None,
+) -> Stages | SampledStages:  # fmt: skip
+    """The step recomputed from its start: the table (V, D) before it, an untied head (V, D) or None, the batch
+    (and negative sampling's (B, k) negatives)."""
+    if cfg.model == "sgns":
+        return _sampled_stages(cfg, weight, head, centres, targets, negatives, position, row)
     with torch.no_grad():
-        w = torch.tensor(weight)  # (V, D) a copy: max_norm's rescale is done on it
-        ids, tgt = torch.as_tensor(centres, dtype=torch.long), torch.as_tensor(targets, dtype=torch.long)
-        used = torch.unique(ids)
-        renormed = used[:0]
-        if cfg.max_norm is not None:
-            norms = torch.linalg.vector_norm(w[used], dim=1)  # (n,)
-            long = norms > cfg.max_norm
-            renormed = used[long]
-            w[renormed] *= (cfg.max_norm / (norms[long].double() + 1e-7)).float()[:, None]
+        w, ids, renormed = _looked_up(cfg, weight, centres)
+        tgt = torch.as_tensor(targets, dtype=torch.long)
         h = w[ids]  # (B, D) the lookup
         head_w = w if head is None else torch.tensor(head)  # (V, D)
         logits = h @ head_w.T  # (B, V)
@@ -124,6 +152,61 @@ def stages(
             row_parts=dh[at].numpy(), dropped=(~keep[at]).numpy(), lookup_grad=dh[at][keep[at]].sum(0).numpy(),
             head_grad=head_grad[row].numpy() if head is None else None, row_grad=grad[row].numpy(),
             grad_norm=torch.linalg.vector_norm(grad, dim=1).numpy(),
+            head_grad_norm=None if head is None else torch.linalg.vector_norm(head_grad, dim=1).numpy(),
+        )  # fmt: skip
+
+
+def _looked_up(cfg: TrainConfig, weight: np.ndarray, centres: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """(the table (V, D) after max_norm's rescale of the looked-up rows, the ids (B,), the rescaled rows (n,))."""
+    w = torch.tensor(weight)  # (V, D) a copy: max_norm's rescale is done on it
+    ids = torch.as_tensor(centres, dtype=torch.long)
+    used = torch.unique(ids)
+    renormed = used[:0]
+    if cfg.max_norm is not None:
+        norms = torch.linalg.vector_norm(w[used], dim=1)  # (n,)
+        long = norms > cfg.max_norm
+        renormed = used[long]
+        w[renormed] *= (cfg.max_norm / (norms[long].double() + 1e-7)).float()[:, None]
+    return w, ids, renormed
+
+
+def _sampled_stages(
+    cfg: TrainConfig, weight: np.ndarray, head: np.ndarray | None, centres: np.ndarray, targets: np.ndarray,
+    negatives: np.ndarray, position: int, row: int,
+) -> SampledStages:  # fmt: skip
+    """Negative sampling's step from its start: σ of each pair's k + 1 scores, and the two scatter-adds."""
+    with torch.no_grad():
+        w, ids, renormed = _looked_up(cfg, weight, centres)
+        h = w[ids]  # (B, D); a tied head gathers from the rescaled table
+        head_w = w if head is None else torch.tensor(head)  # (V, D)
+        scored = torch.cat([torch.as_tensor(targets)[:, None], torch.as_tensor(negatives)], dim=1).long()  # (B, k+1)
+        c = head_w[scored]  # (B, k+1, D)
+        s = torch.einsum("bd,bkd->bk", h, c)  # (B, k+1)
+        y = torch.zeros_like(s)
+        y[:, 0] = 1.0
+        losses = -(torch.nn.functional.logsigmoid(s[:, 0]) + torch.nn.functional.logsigmoid(-s[:, 1:]).sum(1))
+        batch = len(centres)
+        ds = (torch.sigmoid(s) - y) / batch  # (B, k+1) dL/ds
+        dh = torch.einsum("bk,bkd->bd", ds, c)  # (B, D)
+        dc = ds[:, :, None] * h[:, None, :]  # (B, k+1, D) dL/dc: what each gathered head row gets
+        keep = ids != cfg.padding_idx if cfg.padding_idx is not None else torch.ones_like(ids, dtype=torch.bool)
+        grad = torch.zeros_like(w).index_add_(0, ids[keep], dh[keep])  # (V, D) the lookup's scatter-add
+        head_grad = torch.zeros_like(head_w).index_add_(0, scored.reshape(-1), dc.reshape(-1, cfg.dim))
+        if head is None:
+            grad += head_grad
+        at = (ids == row).nonzero()[:, 0]
+        places = (scored == row).nonzero() if head is None else scored[:0, :2]  # (m, 2) a tied head's gathers
+        parts = dc[places[:, 0], places[:, 1]]  # (m, D)
+        sig = torch.sigmoid(s[position])
+        return SampledStages(
+            centres=np.asarray(centres), targets=np.asarray(targets), negatives=np.asarray(negatives),
+            renormed=renormed.numpy(), hidden=h.numpy(), position=position, scored=scored[position].numpy(),
+            scores=s[position].numpy(), sigmoid=sig.numpy(), losses=losses.numpy(), loss=float(losses.mean()),
+            dscores=ds[position].numpy(), dhidden=dh.numpy(), row=row, row_positions=at.numpy(),
+            row_parts=dh[at].numpy(), dropped=(~keep[at]).numpy(), lookup_grad=dh[at][keep[at]].sum(0).numpy(),
+            head_places=places.numpy(), head_parts=parts.numpy(),
+            head_grad=parts.sum(0).numpy() if head is None else None,
+            row_grad=grad[row].numpy(), grad_norm=torch.linalg.vector_norm(grad, dim=1).numpy(),
             head_grad_norm=None if head is None else torch.linalg.vector_norm(head_grad, dim=1).numpy(),
         )  # fmt: skip
 
@@ -155,8 +238,18 @@ def lookup_caption(st_: Stages, cfg: TrainConfig) -> str:
     return text
 
 
-def forward_caption(st_: Stages, recorded_loss: float, token: str) -> str:
+def forward_caption(st_: Stages | SampledStages, recorded_loss: float, token: str) -> str:
     """Stage 2's sentence: the position's loss and the batch mean against the recorded loss."""
+    if isinstance(st_, SampledStages):
+        k = len(st_.scored) - 1
+        return (
+            f"Pair {st_.position}: σ(s) = {st_.sigmoid[0]:.4g} for its true context ({token}) and "
+            f"{', '.join(f'{p:.3g}' for p in st_.sigmoid[1:])} for its {k} negatives; its loss −ln σ(s₀) − "
+            f"Σ ln σ(−s_j) = {st_.losses[st_.position]:.4f}. The mean over the batch is {st_.loss:.6f}; the run "
+            f"recorded {recorded_loss:.6f} (difference {abs(st_.loss - recorded_loss):.1e}, float32 rounding). "
+            f"dL/ds is (σ(s) − 1) / B = {st_.dscores[0]:.3e} for the true context and σ(s) / B for each negative: "
+            f"only these {k + 1} head rows are scored, not all of them."
+        )
     return (
         f"Position {st_.position}: p({token}) = {st_.target_prob:.4g}, loss −ln p = {st_.losses[st_.position]:.4f}. "
         f"The mean over the batch is {st_.loss:.6f}; the run recorded {recorded_loss:.6f} "
@@ -179,12 +272,25 @@ def decay_caption(projected: np.ndarray, cfg: TrainConfig) -> str:
     )
 
 
-def backward_caption(st_: Stages, rec: StepRecord, cfg: TrainConfig, token: str) -> str:
+def backward_heading(cfg: TrainConfig) -> str:
+    """Stage 3's heading: the model's own backward formulas."""
+    if cfg.model == "sgns":
+        return "3. Backward: dL/ds = (σ(s) − y) / B, dL/dh = Σ_j dL/ds_j·c_j, the scatter-adds into the row"
+    return "3. Backward: dL/dlogits = (softmax − one_hot) / B, dL/dh, the scatter-add into the row"
+
+
+def backward_caption(st_: Stages | SampledStages, rec: StepRecord, cfg: TrainConfig, token: str) -> str:
     """Stage 3's sentence: the row's parts, the head's path, its length against the recorded grad_norm, the mask."""
     k, dropped = len(st_.row_positions), int(st_.dropped.sum())
     text = f"Row {st_.row} ({token}) was looked up {k} time(s): its lookup gradient sums {k - dropped} part(s)"
     text += f" ({dropped} dropped: padding_idx = {cfg.padding_idx} passes no gradient)." if dropped else "."
-    if st_.head_grad is not None:
+    if isinstance(st_, SampledStages) and st_.head_grad is not None:
+        m = len(st_.head_places)
+        text += (
+            f" The tied head gathered it {m} time(s) as a true context or a negative: Σ dL/ds[b, j]·h_b over those, "
+            f"length {np.linalg.norm(st_.head_grad):.3e}."
+        )
+    elif st_.head_grad is not None:
         text += f" The tied head adds Σ_b dL/dlogits[b, {st_.row}]·h_b, length {np.linalg.norm(st_.head_grad):.3e}."
     mine, recorded = float(np.linalg.norm(st_.row_grad)), float(rec.grad_norm[st_.row])
     mask = st_.grad_norm > 0

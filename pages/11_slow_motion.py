@@ -16,7 +16,7 @@ DECAY_STEPS = 20
 ui.page.setup("slow_motion", "One step in slow motion: lookup, loss, backward, the optimizer's step")
 tr = session.trainer()
 cfg, vocab = tr.cfg, tr.vocab
-if cfg.model != "skipgram":  # its stages are skip-gram's full softmax: other models' are not shown
+if cfg.model == "gpt":  # its stages are skip-gram's (either loss): a GPT's blocks are not shown
     st.info(captions.slow_motion_other_model(cfg))
     st.stop()
 steps = sm.replayable_steps(tr.history.steps, cfg)
@@ -32,7 +32,7 @@ row = c1.selectbox("Row", batch_rows + others, format_func=lambda r: row_label(r
 first_use = [int(b) for b, r in enumerate(rec.input_ids) if r == row][:1] or [0]  # the row's first position
 position = int(c2.number_input("Batch position", 0, len(rec.input_ids) - 1, first_use[0], key="slow_position"))
 again = replayed(cfg, step, row)  # re-trained from step 0, charged to the server's memory
-stages = sm.stages(cfg, again.weight, again.head, rec.input_ids, rec.target_ids, position, row)
+stages = sm.stages(cfg, again.weight, again.head, rec.input_ids, rec.target_ids, position, row, rec.negative_ids)
 
 st.subheader("1. Lookup: W[x]")
 st.dataframe(figures.lookup_table(stages, vocab), hide_index=True)
@@ -40,7 +40,7 @@ st.caption(sm.lookup_caption(stages, cfg))
 st.subheader("2. Forward and loss")
 display.chart(figures.score_bars(stages, vocab))
 st.caption(sm.forward_caption(stages, rec.loss, display.md_escape(vocab[rec.target_ids[position]])))
-st.subheader("3. Backward: dL/dlogits = (softmax − one_hot) / B, dL/dh, the scatter-add into the row")
+st.subheader(sm.backward_heading(cfg))
 st.dataframe(figures.parts_table(stages), hide_index=True)
 st.caption(sm.backward_caption(stages, rec, cfg, display.md_escape(vocab[row])))
 

@@ -27,7 +27,7 @@ def test_every_page_renders_for_sgns_at_the_default_size_after_steps():
     for page in PAGES:
         at.switch_page(page).run()
         no_exception(at)
-    assert any("negative sampling" in i.value for i in at.info)  # slow motion says what it does not show
+    assert PAGES[-1] == "pages/11_slow_motion.py" and not any("not shown here" in i.value for i in at.info)
     at.switch_page("pages/01_train.py").run()
     rec = at.session_state.trainer.history[-1]
     k1 = at.session_state.trainer.cfg.negatives + 1

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.arithmetic import RowMove
-from core.slow_motion import Stages
+from core.slow_motion import SampledStages, Stages
 from ui.figures.style import FROM_GRADIENT, FROM_STATE, LEGEND_BELOW, figure, plain, style, trace
 
 SHOWN_COORDS, TOP_SCORES = 3, 10
@@ -18,7 +18,7 @@ def _coords(values: np.ndarray, n: int = SHOWN_COORDS) -> dict:
     return {f"[{i}]": f"{float(v):.6g}" for i, v in enumerate(np.asarray(values)[:n])}
 
 
-def lookup_table(st_: Stages, vocab: Sequence[str], n: int = 8) -> dict:
+def lookup_table(st_: Stages | SampledStages, vocab: Sequence[str], n: int = 8) -> dict:
     """The first n positions: the token id, its token, the target, and W[x]'s first coordinates."""
     out: dict[str, list] = {"position": [], "row x": [], "token": [], "target": []}
     for b in range(min(n, len(st_.centres))):
@@ -31,8 +31,11 @@ def lookup_table(st_: Stages, vocab: Sequence[str], n: int = 8) -> dict:
     return out
 
 
-def score_bars(st_: Stages, vocab: Sequence[str]) -> dict:
-    """The chosen position's softmax over its top tokens and its target (highlighted), with dL/dlogits in hover."""
+def score_bars(st_: Stages | SampledStages, vocab: Sequence[str]) -> dict:
+    """The chosen position's softmax over its top tokens and its target (highlighted), with dL/dlogits in hover;
+    negative sampling's σ of the pair's k + 1 scores."""
+    if isinstance(st_, SampledStages):
+        return _sigmoid_bars(st_, vocab)
     target = int(st_.targets[st_.position])
     top = [int(t) for t in np.argsort(-st_.softmax, kind="stable")[:TOP_SCORES]]
     shown = top if target in top else [*top, target]
@@ -45,7 +48,21 @@ def score_bars(st_: Stages, vocab: Sequence[str]) -> dict:
     return style(figure(data), title, height=320, yaxis_title="probability", xaxis={"type": "category"})
 
 
-def parts_table(st_: Stages) -> dict:
+def _sigmoid_bars(st_: SampledStages, vocab: Sequence[str]) -> dict:
+    """The pair's true context (blue) and its k negatives: σ(score) each, score and dL/ds in hover."""
+    k = len(st_.scored) - 1
+    names = [f"context: {plain(vocab[st_.scored[0]])}"]
+    names += [f"negative {j}: {plain(vocab[r])}" for j, r in enumerate(st_.scored[1:], start=1)]  # a row may repeat
+    colours = [FROM_GRADIENT] + [FROM_STATE] * k
+    data = [trace("bar", x=names, y=[float(p) for p in st_.sigmoid], marker={"color": colours},
+                  customdata=[[float(a), float(b)] for a, b in zip(st_.scores, st_.dscores, strict=True)],
+                  hovertemplate="%{x}: σ = %{y:.4f}, score %{customdata[0]:.3f}, dL/ds %{customdata[1]:.2e}"
+                  "<extra></extra>")]  # fmt: skip
+    title = f"Pair {st_.position}: σ(score) of its true context '{vocab[st_.scored[0]]}' (blue) and {k} negatives"
+    return style(figure(data), title, height=320, yaxis_title="σ(score)", xaxis={"type": "category"})
+
+
+def parts_table(st_: Stages | SampledStages) -> dict:
     """The row's gradient as a sum: each lookup part (dropped ones marked), a tied head's term, the total."""
     out: dict[str, list] = {"term": [], "kept": [], "length": []}
 
@@ -56,9 +73,13 @@ def parts_table(st_: Stages) -> dict:
         for key, value in _coords(values).items():
             out.setdefault(key, []).append(value)
 
+    where = "of pair" if isinstance(st_, SampledStages) else "at position"
     for b, part, dropped in zip(st_.row_positions, st_.row_parts, st_.dropped, strict=True):
-        add(f"dL/dh at position {int(b)}", part, "dropped (padding_idx)" if dropped else "yes")
-    if st_.head_grad is not None:
+        add(f"dL/dh {where} {int(b)}", part, "dropped (padding_idx)" if dropped else "yes")
+    if isinstance(st_, SampledStages):
+        for (b, j), part in zip(st_.head_places, st_.head_parts, strict=True):
+            add(f"tied head: dL/ds[{int(b)}, {int(j)}]·h_{int(b)} ({'context' if j == 0 else 'negative'})", part, "yes")
+    elif st_.head_grad is not None:
         add("tied head: Σ_b dL/dlogits[b, row]·h_b", st_.head_grad, "yes")
     add("row's gradient g (sum)", st_.row_grad, "")
     return out
