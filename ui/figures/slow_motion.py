@@ -51,8 +51,8 @@ def score_bars(st_: Stages | SampledStages, vocab: Sequence[str]) -> dict:
 def _sigmoid_bars(st_: SampledStages, vocab: Sequence[str]) -> dict:
     """The pair's true context (blue) and its k negatives: σ(score) each, score and dL/ds in hover."""
     k = len(st_.scored) - 1
-    names = [f"context: {plain(vocab[st_.scored[0]])}"]
-    names += [f"negative {j}: {plain(vocab[r])}" for j, r in enumerate(st_.scored[1:], start=1)]  # a row may repeat
+    names = [f"true: {plain(vocab[st_.scored[0]])}"]  # short: on a phone they are drawn at an angle
+    names += [f"neg {j}: {plain(vocab[r])}" for j, r in enumerate(st_.scored[1:], start=1)]  # a row may repeat
     colours = [FROM_GRADIENT] + [FROM_STATE] * k
     data = [trace("bar", x=names, y=[float(p) for p in st_.sigmoid], marker={"color": colours},
                   customdata=[[float(a), float(b)] for a, b in zip(st_.scores, st_.dscores, strict=True)],
