@@ -678,12 +678,21 @@ def _reached(trainer: Trainer) -> set[int]:
     return rows
 
 
-@pytest.mark.parametrize("model", STILL_MODELS, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
-@pytest.mark.parametrize("settings", STILL, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
-def test_with_an_optimizer_that_moves_only_rows_with_a_gradient_every_rows_move_is_still_measured(settings, model):
-    if (settings.get("sparse") or settings["optimizer"] == "sparse_adam") and model.get("tie_weights"):
-        pytest.skip("refused: a tied head's gradient is dense")
-    cfg = TrainConfig(**{"vocab_size": 60, "dim": 8, "batch_size": 6, "seed": 5, **settings, **model})
+def _name(settings: dict) -> str:
+    return "-".join(f"{k}={v}" for k, v in settings.items())
+
+
+STILL_CASES = [  # a tied head's gradient is dense: sparse gradients with it are refused (ConfigError)
+    {**settings, **model}
+    for settings in STILL
+    for model in STILL_MODELS
+    if not ((settings.get("sparse") or settings["optimizer"] == "sparse_adam") and model.get("tie_weights"))
+]
+
+
+@pytest.mark.parametrize("settings", STILL_CASES, ids=_name)
+def test_with_an_optimizer_that_moves_only_rows_with_a_gradient_every_rows_move_is_still_measured(settings):
+    cfg = TrainConfig(**{"vocab_size": 60, "dim": 8, "batch_size": 6, "seed": 5, **settings})
     trainer = Trainer(cfg)
     with torch.no_grad():
         trainer.model.embedding.weight.mul_(3.0)  # so that max_norm has rows to rescale
