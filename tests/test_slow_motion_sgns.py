@@ -16,7 +16,8 @@ CASES = [
     {"tie_weights": True},
     {"padding_idx": 3},
     {"padding_idx": 3, "tie_weights": True},
-    {"max_norm": 0.8, "tie_weights": True},
+    {"max_norm": 0.8},
+    {"max_norm": 0.8, "tie_weights": True, "padding_idx": 0},
 ]
 
 
