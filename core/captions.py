@@ -895,15 +895,6 @@ def picks_caption(picks: Sequence) -> str:
     return f"{right} of {count(len(picks), 'picked row')} moved, as predicted; the reasons come from the step's record."
 
 
-def slow_motion_other_model(cfg: TrainConfig) -> str:
-    """Why Slow motion shows nothing for a GPT (it re-takes the skip-gram models' steps)."""
-    return (
-        "This page re-takes a skip-gram step (full softmax or negative sampling: lookup, scores, their gradient). "
-        f"This run uses a small GPT: its transformer blocks ({cfg.layers:,} here) between the lookup and the "
-        "softmax are not shown here; its gradients are on Gradient masks."
-    )
-
-
 def positions_title(n_positions: int, dim: int, step: int) -> str:
     return f"The positional table ({n_positions:,} × {dim:,}) after step {step}: a row per position"
 

@@ -2,20 +2,24 @@
 core.replay) and lets torch take it; `stages` recomputes it by hand from that start (max_norm's rescale, W[x], the
 scores, softmax, dL/dlogits = (softmax − one_hot) / B, dL/dh, the scatter-add without padding_idx's parts, a tied
 head's path) for the page to compare with the record; for negative sampling the scores of each pair's true context
-and k negatives, σ, dL/ds = (σ(s) − y) / B and the gathered rows' path. The optimizer's part for one row:
-core.arithmetic.row_move. A GPT's transformer blocks are not re-taken here."""
+and k negatives, σ, dL/ds = (σ(s) − y) / B and the gathered rows' path; for a GPT the next-token softmax of its
+B x T positions, dL/dlogits, and each lookup's gradient after torch's autograd took it back through the blocks (the
+blocks themselves are not written out). The optimizer's part for one row: core.arithmetic.row_move."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
-from core import replay
+from core import budget, replay
 from core.arithmetic import RowMove, RowState, agreement, row_move, row_state
 from core.config import TrainConfig
 from core.records import StepRecord
+from core.rows import lookup_names
 from core.trainer import Trainer
 
 
@@ -33,6 +37,7 @@ class Replayed:
     torch_grad: np.ndarray  # (D,) the row's gradient from torch's autograd
     parts_in_order: np.ndarray | None  # (k, D) a sparse gradient's uncoalesced parts for the row
     w_after: np.ndarray  # (D,)
+    model: nn.Module | None = None  # a GPT's whole model before the step (its blocks are needed to re-take it)
 
 
 def replay_step(cfg: TrainConfig, step: int, row: int) -> Replayed:
@@ -44,10 +49,22 @@ def replay_step(cfg: TrainConfig, step: int, row: int) -> Replayed:
     weight_param, weight = trainer.model.embedding.weight, trainer.weight
     head = None if trainer.model.head is None else trainer.model.head.weight.detach().cpu().numpy().copy()
     before = row_state(trainer.optimizers[0], weight_param, row)
+    model = copy.deepcopy(trainer.model) if cfg.model == "gpt" else None  # small beside the run's optimizer state
     record = trainer.step()
     grad, parts = _row_grad(weight_param.grad, row, cfg.dim)
     after = row_state(trainer.optimizers[0], weight_param, row)
-    return Replayed(step, weight, head, record, row, before, after, grad, parts, trainer.weight_rows([row])[0])
+    w_after = trainer.weight_rows([row])[0]
+    return Replayed(step, weight, head, record, row, before, after, grad, parts, w_after, model)
+
+
+def replay_bytes(cfg: TrainConfig) -> int:
+    """What `replay_step` holds beside the session's run: a second run, and a GPT's model copied before the step
+    (its tables and blocks, float32)."""
+    copy_bytes = 0
+    if cfg.model == "gpt":
+        tables = (1 if cfg.tie_weights else 2) * budget.frame_bytes(cfg)
+        copy_bytes = tables + budget.FLOAT * budget.gpt_params(cfg)
+    return cfg.memory_bytes() + copy_bytes
 
 
 def _row_grad(grad: torch.Tensor | None, row: int, dim: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -84,6 +101,7 @@ class Stages:
     row_grad: np.ndarray  # (D,) the row's whole gradient
     grad_norm: np.ndarray  # (V,) every row's gradient length
     head_grad_norm: np.ndarray | None  # (V,) an untied head's
+    context: int | None = None  # a GPT's T: its B x T lookups are named by window and t (core.rows.lookup_names)
 
 
 @dataclass(frozen=True)
@@ -118,10 +136,12 @@ class SampledStages:
 
 def stages(
     cfg: TrainConfig, weight: np.ndarray, head: np.ndarray | None, centres: np.ndarray, targets: np.ndarray,
-    position: int, row: int, negatives: np.ndarray | None = None,
+    position: int, row: int, negatives: np.ndarray | None = None, model: nn.Module | None = None,
 ) -> Stages | SampledStages:  # fmt: skip
     """The step recomputed from its start: the table (V, D) before it, an untied head (V, D) or None, the batch
-    (and negative sampling's (B, k) negatives)."""
+    (and negative sampling's (B, k) negatives; a GPT's whole model before the step, Replayed.model)."""
+    if cfg.model == "gpt":
+        return _gpt_stages(cfg, model, centres, targets, position, row)
     if cfg.model == "sgns":
         return _sampled_stages(cfg, weight, head, centres, targets, negatives, position, row)
     with torch.no_grad():
@@ -168,6 +188,61 @@ def _looked_up(cfg: TrainConfig, weight: np.ndarray, centres: np.ndarray) -> tup
         renormed = used[long]
         w[renormed] *= (cfg.max_norm / (norms[long].double() + 1e-7)).float()[:, None]
     return w, ids, renormed
+
+
+def _gpt_stages(
+    cfg: TrainConfig, model: nn.Module, centres: np.ndarray, targets: np.ndarray, position: int, row: int
+) -> Stages:
+    """A GPT's step from its start: its own forward to the final LayerNorm's output z (B T, D), then by hand the
+    logits z·Wᵀ, softmax, dL/dlogits = (softmax − one_hot) / N (N positions with a target: padding is none),
+    dL/dz; autograd takes dL/dz back through the blocks to each lookup; by hand again the scatter-add into the
+    rows and a tied head's path Σ_p dL/dlogits[p, row]·z_p. `centres`, `targets`: the (B T,) flattened windows."""
+    m = copy.deepcopy(model)  # max_norm rescales its rows in place; the replay's copy stays as it was
+    b, t = cfg.batch_size, cfg.context
+    ids, tgt = torch.as_tensor(centres, dtype=torch.long), torch.as_tensor(targets, dtype=torch.long)
+    used = torch.unique(ids)
+    norms_before = torch.linalg.vector_norm(m.embedding.weight.detach()[used], dim=1)
+    tokens = m.embedding(ids.reshape(b, t))  # (B, T, D), max_norm's rescale done in the lookup
+    tokens.retain_grad()
+    x = tokens + m.positions(torch.arange(t))
+    z = m.norm(m.blocks(x, mask=m.causal[:t, :t], is_causal=True)).reshape(-1, cfg.dim)  # (B T, D)
+    with torch.no_grad():
+        head_w = m.head_weight.detach()  # (V, D): the rescaled table itself when tied
+        logits = z.detach() @ head_w.T  # (B T, V)
+        log_p = torch.log_softmax(logits, dim=1)
+        p = log_p.exp()
+        scored = tgt != m.ignore_index  # padding is never a target
+        rows = torch.arange(len(tgt))
+        losses = torch.where(scored, -log_p[rows, tgt.clamp(min=0)], 0.0)  # (B T,)
+        n = int(scored.sum())
+        dlogits = p.clone()
+        dlogits[rows[scored], tgt[scored]] -= 1
+        dlogits[~scored] = 0.0
+        dlogits /= max(n, 1)  # (B T, V)
+        dz = dlogits @ head_w  # (B T, D)
+    z.backward(dz)  # through the final LayerNorm, the blocks and the position rows, to each lookup
+    dh = tokens.grad.reshape(-1, cfg.dim)  # (B T, D)
+    with torch.no_grad():
+        w = m.embedding.weight.detach()
+        keep = ids != cfg.padding_idx if cfg.padding_idx is not None else torch.ones_like(ids, dtype=torch.bool)
+        grad = torch.zeros_like(w).index_add_(0, ids[keep], dh[keep])  # (V, D) the lookup's scatter-add
+        head_grad = dlogits.T @ z.detach()  # (V, D) the head's gradient: a tied head's extra path into the table
+        if cfg.tie_weights:
+            grad += head_grad
+        renormed = used[norms_before > cfg.max_norm] if cfg.max_norm is not None else used[:0]
+        at = (ids == row).nonzero()[:, 0]
+        return Stages(
+            centres=np.asarray(centres), targets=np.asarray(targets), renormed=renormed.numpy(),
+            hidden=tokens.detach().reshape(-1, cfg.dim).numpy(), position=position, scores=logits[position].numpy(),
+            softmax=p[position].numpy(), target_prob=float(p[position, tgt[position].clamp(min=0)]),
+            losses=losses.numpy(), loss=float(losses.sum() / max(n, 1)), dlogits=dlogits[position].numpy(),
+            dhidden=dh.numpy(), row=row, row_positions=at.numpy(), row_parts=dh[at].numpy(),
+            dropped=(~keep[at]).numpy(), lookup_grad=dh[at][keep[at]].sum(0).numpy(),
+            head_grad=head_grad[row].numpy() if cfg.tie_weights else None, row_grad=grad[row].numpy(),
+            grad_norm=torch.linalg.vector_norm(grad, dim=1).numpy(),
+            head_grad_norm=None if cfg.tie_weights else torch.linalg.vector_norm(head_grad, dim=1).numpy(),
+            context=t,
+        )  # fmt: skip
 
 
 def _sampled_stages(
@@ -232,7 +307,8 @@ def replayable_steps(kept: list[int], cfg: TrainConfig) -> list[int]:
 def lookup_caption(st_: Stages, cfg: TrainConfig) -> str:
     """Stage 1's sentence: how many rows the batch looked up, repeats, max_norm's rescale."""
     distinct, batch = len(np.unique(st_.centres)), len(st_.centres)
-    text = f"The batch's {batch:,} centre tokens select {distinct:,} distinct rows: W[x] is {batch:,} × {cfg.dim:,}."
+    what = f"{cfg.batch_size:,} windows of {cfg.context:,} tokens" if cfg.model == "gpt" else f"{batch:,} centre tokens"
+    text = f"The batch's {what} select {distinct:,} distinct rows: W[x] is {batch:,} × {cfg.dim:,}."
     if cfg.max_norm is not None:
         text += f" max_norm = {cfg.max_norm:g} rescaled {len(st_.renormed):,} of them to that length first."
     return text
@@ -250,12 +326,26 @@ def forward_caption(st_: Stages | SampledStages, recorded_loss: float, token: st
             f"dL/ds is (σ(s) − 1) / B = {st_.dscores[0]:.3e} for the true context and σ(s) / B for each negative: "
             f"only these {k + 1} head rows are scored, not all of them."
         )
+    where, n = position_name(st_), "N" if st_.context else "B"
+    target = st_.targets[st_.position]
+    if st_.context and not np.any(st_.dlogits):  # a GPT's padding target: ignore_index, no loss
+        return (
+            f"{where}: its next token is the padding token, never a target (ignore_index): no loss and dL/dlogits "
+            f"= 0 here. The mean over the positions with a target is {st_.loss:.6f}; the run recorded "
+            f"{recorded_loss:.6f} (difference {abs(st_.loss - recorded_loss):.1e}, float32 rounding)."
+        )
+    over = f"the {np.count_nonzero(st_.losses):,} positions with a target (N)" if st_.context else "the batch"
     return (
-        f"Position {st_.position}: p({token}) = {st_.target_prob:.4g}, loss −ln p = {st_.losses[st_.position]:.4f}. "
-        f"The mean over the batch is {st_.loss:.6f}; the run recorded {recorded_loss:.6f} "
+        f"{where}: p({token}) = {st_.target_prob:.4g}, loss −ln p = {st_.losses[st_.position]:.4f}. "
+        f"The mean over {over} is {st_.loss:.6f}; the run recorded {recorded_loss:.6f} "
         f"(difference {abs(st_.loss - recorded_loss):.1e}, float32 rounding). Its target's dL/dlogit is "
-        f"(p − 1) / B = {st_.dlogits[st_.targets[st_.position]]:.3e}; every other token's is p / B."
+        f"(p − 1) / {n} = {st_.dlogits[target]:.3e}; every other token's is p / {n}."
     )
+
+
+def position_name(st_: Stages) -> str:
+    """A skip-gram batch's "Position b", a GPT's "Window w, t i" (its B x T lookups, flattened)."""
+    return lookup_names(np.array([st_.position]), st_.context)[0].capitalize()
 
 
 def decay_caption(projected: np.ndarray, cfg: TrainConfig) -> str:
@@ -276,6 +366,8 @@ def backward_heading(cfg: TrainConfig) -> str:
     """Stage 3's heading: the model's own backward formulas."""
     if cfg.model == "sgns":
         return "3. Backward: dL/ds = (σ(s) − y) / B, dL/dh = Σ_j dL/ds_j·c_j, the scatter-adds into the row"
+    if cfg.model == "gpt":
+        return "3. Backward: dL/dlogits = (softmax − one_hot) / N, through the blocks to each lookup, the scatter-add"
     return "3. Backward: dL/dlogits = (softmax − one_hot) / B, dL/dh, the scatter-add into the row"
 
 
@@ -289,6 +381,11 @@ def backward_caption(st_: Stages | SampledStages, rec: StepRecord, cfg: TrainCon
         text += (
             f" The tied head gathered it {m} time(s) as a true context or a negative: Σ dL/ds[b, j]·h_b over those, "
             f"length {np.linalg.norm(st_.head_grad):.3e}."
+        )
+    elif st_.head_grad is not None and st_.context:
+        text += (
+            f" The tied head adds Σ_p dL/dlogits[p, {st_.row}]·z_p (z: the final LayerNorm's output), length "
+            f"{np.linalg.norm(st_.head_grad):.3e}."
         )
     elif st_.head_grad is not None:
         text += f" The tied head adds Σ_b dL/dlogits[b, {st_.row}]·h_b, length {np.linalg.norm(st_.head_grad):.3e}."

@@ -3,7 +3,6 @@
 import streamlit as st
 
 import ui.page
-from core import captions
 from core import slow_motion as sm
 from core.arithmetic import state_only_moves
 from ui import display, session
@@ -16,9 +15,6 @@ DECAY_STEPS = 20
 ui.page.setup("slow_motion", "One step in slow motion: lookup, loss, backward, the optimizer's step")
 tr = session.trainer()
 cfg, vocab = tr.cfg, tr.vocab
-if cfg.model == "gpt":  # its stages are skip-gram's (either loss): a GPT's blocks are not shown
-    st.info(captions.slow_motion_other_model(cfg))
-    st.stop()
 steps = sm.replayable_steps(tr.history.steps, cfg)
 if tr.step_count and not steps:
     st.info(f"Re-taking a step replays the run from step 0: at this size, only steps up to {sm.replay_limit(cfg)}.")
@@ -32,7 +28,8 @@ row = c1.selectbox("Row", batch_rows + others, format_func=lambda r: row_label(r
 first_use = [int(b) for b, r in enumerate(rec.input_ids) if r == row][:1] or [0]  # the row's first position
 position = int(c2.number_input("Batch position", 0, len(rec.input_ids) - 1, first_use[0], key="slow_position"))
 again = replayed(cfg, step, row)  # re-trained from step 0, charged to the server's memory
-stages = sm.stages(cfg, again.weight, again.head, rec.input_ids, rec.target_ids, position, row, rec.negative_ids)
+stages = sm.stages(cfg, again.weight, again.head, rec.input_ids, rec.target_ids, position, row, rec.negative_ids,
+                   again.model)  # fmt: skip
 
 st.subheader("1. Lookup: W[x]")
 st.dataframe(figures.lookup_table(stages, vocab), hide_index=True)

@@ -131,8 +131,3 @@ def test_the_page_shows_each_pairs_sigmoids_and_the_recorded_loss(tied):
     assert any("dL/ds = (σ(s) − y) / B" in s.value for s in at.subheader)
     assert not at.info  # no "not shown for this model" box
 
-
-def test_a_gpt_still_says_what_the_page_does_not_retake():
-    at = app({"model": "gpt"}, script="pages/11_slow_motion.py")
-    no_exception(at)
-    assert any("a small GPT: its transformer blocks (1 here)" in i.value for i in at.info)

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.arithmetic import RowMove
-from core.slow_motion import SampledStages, Stages
+from core.rows import lookup_names
+from core.slow_motion import SampledStages, Stages, position_name
 from ui.figures.style import FROM_GRADIENT, FROM_STATE, LEGEND_BELOW, figure, plain, style, trace
 
 SHOWN_COORDS, TOP_SCORES = 3, 10
@@ -21,8 +22,9 @@ def _coords(values: np.ndarray, n: int = SHOWN_COORDS) -> dict:
 def lookup_table(st_: Stages | SampledStages, vocab: Sequence[str], n: int = 8) -> dict:
     """The first n positions: the token id, its token, the target, and W[x]'s first coordinates."""
     out: dict[str, list] = {"position": [], "row x": [], "token": [], "target": []}
-    for b in range(min(n, len(st_.centres))):
-        out["position"].append(b)
+    context = st_.context if isinstance(st_, Stages) else None
+    for b, name in enumerate(lookup_names(np.arange(min(n, len(st_.centres))), context)):
+        out["position"].append(name if context else b)
         out["row x"].append(int(st_.centres[b]))
         out["token"].append(vocab[st_.centres[b]])
         out["target"].append(vocab[st_.targets[b]])
@@ -44,7 +46,7 @@ def score_bars(st_: Stages | SampledStages, vocab: Sequence[str]) -> dict:
                   marker={"color": colours}, customdata=[[float(st_.scores[t]), float(st_.dlogits[t])] for t in shown],
                   hovertemplate="%{x}: p = %{y:.4f}, score %{customdata[0]:.3f}, dL/dlogit %{customdata[1]:.2e}"
                   "<extra></extra>")]  # fmt: skip
-    title = f"Position {st_.position}: softmax of the head's scores (target '{vocab[target]}' in blue)"
+    title = f"{position_name(st_)}: softmax of the head's scores (target '{vocab[target]}' in blue)"
     return style(figure(data), title, height=320, yaxis_title="probability", xaxis={"type": "category"})
 
 
@@ -73,14 +75,18 @@ def parts_table(st_: Stages | SampledStages) -> dict:
         for key, value in _coords(values).items():
             out.setdefault(key, []).append(value)
 
-    where = "of pair" if isinstance(st_, SampledStages) else "at position"
-    for b, part, dropped in zip(st_.row_positions, st_.row_parts, st_.dropped, strict=True):
-        add(f"dL/dh {where} {int(b)}", part, "dropped (padding_idx)" if dropped else "yes")
+    sampled = isinstance(st_, SampledStages)
+    names = [f"of pair {int(b)}" for b in st_.row_positions] if sampled else [
+        f"at {name}" for name in lookup_names(st_.row_positions, st_.context)
+    ]  # fmt: skip
+    for name, part, dropped in zip(names, st_.row_parts, st_.dropped, strict=True):
+        add(f"dL/dh {name}", part, "dropped (padding_idx)" if dropped else "yes")
     if isinstance(st_, SampledStages):
         for (b, j), part in zip(st_.head_places, st_.head_parts, strict=True):
             add(f"tied head: dL/ds[{int(b)}, {int(j)}]·h_{int(b)} ({'context' if j == 0 else 'negative'})", part, "yes")
     elif st_.head_grad is not None:
-        add("tied head: Σ_b dL/dlogits[b, row]·h_b", st_.head_grad, "yes")
+        add("tied head: Σ_p dL/dlogits[p, row]·z_p" if st_.context else "tied head: Σ_b dL/dlogits[b, row]·h_b",
+            st_.head_grad, "yes")  # fmt: skip
     add("row's gradient g (sum)", st_.row_grad, "")
     return out
 

@@ -18,7 +18,7 @@ def replayed(cfg: TrainConfig, step: int, row: int) -> sm.Replayed:
 
     def compute() -> sm.Replayed:
         try:
-            memory.admit_extra("slow_motion", cfg.memory_bytes())  # the replay holds a second copy of the run
+            memory.admit_extra("slow_motion", sm.replay_bytes(cfg))  # a second copy of the run (a GPT's model too)
         except memory.ServerBusy as refused:
             st.error(display.md_escape(refused.message), icon=":material/memory:")
             st.stop()
