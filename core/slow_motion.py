@@ -343,6 +343,14 @@ def forward_caption(st_: Stages | SampledStages, recorded_loss: float, token: st
     )
 
 
+def position_label(cfg: TrainConfig) -> str:
+    """The page's input for which lookup to follow: a skip-gram batch's position (negative sampling's pair), or a
+    GPT's lookup counted window by window."""
+    if cfg.model == "gpt":
+        return f"Position in the batch (window × {cfg.context} + t)"
+    return "Pair in the batch" if cfg.model == "sgns" else "Batch position"
+
+
 def position_name(st_: Stages) -> str:
     """A skip-gram batch's "Position b", a GPT's "Window w, t i" (its B x T lookups, flattened)."""
     return lookup_names(np.array([st_.position]), st_.context)[0].capitalize()

@@ -26,7 +26,7 @@ others = [r for r in range(min(cfg.vocab_size, 200)) if r not in batch_rows][:20
 c1, c2 = st.columns(2)
 row = c1.selectbox("Row", batch_rows + others, format_func=lambda r: row_label(r, vocab[r]), key="slow_row")
 first_use = [int(b) for b, r in enumerate(rec.input_ids) if r == row][:1] or [0]  # the row's first position
-position = int(c2.number_input("Batch position", 0, len(rec.input_ids) - 1, first_use[0], key="slow_position"))
+position = int(c2.number_input(sm.position_label(cfg), 0, len(rec.input_ids) - 1, first_use[0], key="slow_position"))
 again = replayed(cfg, step, row)  # re-trained from step 0, charged to the server's memory
 stages = sm.stages(cfg, again.weight, again.head, rec.input_ids, rec.target_ids, position, row, rec.negative_ids,
                    again.model)  # fmt: skip

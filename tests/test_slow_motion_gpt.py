@@ -98,6 +98,7 @@ def test_the_page_shows_a_windows_next_token_softmax_and_the_recorded_loss():
     assert f"the run recorded {rec.loss:.6f}" in captions(at) and "exactly the recorded mask" in captions(at)
     assert f"The batch's {cfg.batch_size} windows of {cfg.context} tokens select" in captions(at)
     assert any("through the blocks to each lookup" in s.value for s in at.subheader) and not at.info
+    assert at.number_input(key="slow_position").label == f"Position in the batch (window × {cfg.context} + t)"
 
 
 @pytest.mark.parametrize("tied", [False, True], ids=["untied", "tied"])

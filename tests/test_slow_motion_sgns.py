@@ -130,4 +130,4 @@ def test_the_page_shows_each_pairs_sigmoids_and_the_recorded_loss(tied):
     assert "exactly the recorded mask" in captions(at) and "to the bit" in captions(at)
     assert any("dL/ds = (σ(s) − y) / B" in s.value for s in at.subheader)
     assert not at.info  # no "not shown for this model" box
-
+    assert at.number_input(key="slow_position").label == "Pair in the batch"
