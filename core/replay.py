@@ -16,11 +16,15 @@ from core.limits import REPLAY_BUDGET
 from core.trainer import Trainer
 
 # A step's cost in "table cells": each of the V x D cells is touched by the optimizer, the records and the split
-# of every row's move (about 90 ns a cell on one core); the B x V x D logits and their gradients add about 0.2 ns
-# per product (1/500 of a cell); and a step has a fixed cost of a few ms (Python, autograd), about 50,000 cells.
+# of every row's move; the B x V x D logits and their gradients add 1/500 of a cell per product; and a step has a
+# fixed cost of a few ms (Python, autograd), about 50,000 cells.
 BATCH_PER_CELL = 500
 STEP_OVERHEAD_CELLS = 50_000
-SECONDS_PER_CELL = 90e-9  # for the time a replay is expected to take (shown beside its progress bar)
+# For the time a replay is expected to take before this server has timed one of its size (ui.replays.estimate),
+# and whether a Step xN shows a progress bar. Trainer.step on one torch thread here, per cell of step_cost (medians,
+# 2026-12-01): 29 ns at the default 60 x 16, 32 at 1,000 x 64 and 10,000 x 128, 26 at 50,257 x 768, 28-40 for
+# SGNS, 34-59 for a GPT, 18 for plain SGD. It was 90 ns before the trainer's speed-ups, 3x too long by then.
+SECONDS_PER_CELL = 35e-9
 
 
 BLOCK_OVERHEAD_CELLS = 20_000  # a GPT block's own fixed cost (its dozen autograd nodes), measured: ~2 ms

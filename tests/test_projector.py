@@ -247,9 +247,9 @@ def test_own_text_is_offered_as_a_download_and_kept_out_of_the_link():
 
 
 def test_a_long_step_click_trains_with_its_buttons_off_then_back_on():
-    cfg = TrainConfig(vocab_size=5000, dim=128)
+    cfg = TrainConfig(vocab_size=12000, dim=128)
     assert training.is_long(cfg, 10) and not training.is_long(cfg, 1)
-    at = app({"vocab_size": "5000", "dim": "128"})
+    at = app({"vocab_size": "12000", "dim": "128"})
     at.switch_page("pages/01_train.py").run()
     at.button(key="train_step_10").click().run()
     no_exception(at)
