@@ -11,6 +11,7 @@ from apptest_support import app, charts, decode, no_exception
 from core import TrainConfig, family
 from serve import memory
 from serve.memory import Registry
+from ui.widgets import chunked
 
 SCALE = "pages/06_scale.py"
 STEPS = 6  # per model: the page's family, shortened (its full size is core.family.STEPS)
@@ -22,6 +23,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: as the ser
 @pytest.fixture(autouse=True)
 def short_family(monkeypatch):
     monkeypatch.setattr(family, "STEPS", STEPS)
+    # Chunks of a few steps: at the page's 0.25 s a quiet machine could train all 6 x 6 steps in the first chunk,
+    # and the progress bar the first test looks for would never be drawn
+    monkeypatch.setattr(chunked, "CHUNK_SECONDS", 0.02)
 
 
 def on_scale(at=None):
