@@ -159,7 +159,8 @@ class Trainer:
         rng_state = self._rng.bit_generator.state, self._noise_rng.bit_generator.state
         batch = self._draw()  # numpy: centres (B,), targets (B,), negatives (B, k) or None
         centres, targets, negatives = (None if a is None else torch.from_numpy(a).to(self.device) for a in batch)
-        self._moving = moving = self._rows_that_can_move(centres, targets, negatives)  # (n,) or None: every row
+        scored = None if negatives is None else torch.cat([targets[:, None], negatives], dim=1)  # SGNS's (B, k+1)
+        self._moving = moving = self._rows_that_can_move(centres, scored)  # (n,) or None: every row
         if moving is None:
             before.copy_(weight.detach())  # a kept buffer: a fresh (V, D) tensor each step costs page faults
         else:  # only these rows are valid in `before` this step: the rest cannot move, so nothing reads them
@@ -181,13 +182,13 @@ class Trainer:
         centres = centres.reshape(-1)  # a GPT's (B, T) windows: each position is one lookup, window by window
         hidden_grad = hidden.grad.reshape(-1, self.cfg.dim)  # (B, D), or (B T, D): each lookup's gradient
 
-        grad_norm, head_grad_norm = self._grad_norms(centres, targets, negatives)  # (V,), (V,) for an untied head
+        grad_norm, head_grad_norm = self._grad_norms(centres, scored)  # (V,), (V,) for an untied head
         total = grad_norm.sum() if head_grad_norm is None else grad_norm.sum() + head_grad_norm.sum()
         for _, param in self._layers:  # a GPT's positional table and blocks: small, summed whole
             total = total + param.grad.sum() if param.grad is not None else total
         if not math.isfinite(total.item()):  # any inf or NaN, or a length beyond float32, makes the sum so
             self._restore(rng_state, self._describe_gradient())
-        head_mask = self._head_mask(centres, targets, negatives, hidden_grad, context, grad_norm, head_grad_norm)
+        head_mask = self._head_mask(centres, scored, hidden_grad, context, grad_norm, head_grad_norm)
         shadows = Shadows(self.optimizers[0], weight, before, grad_norm, centres, self.cfg)  # zero-gradient rows
         try:
             for optimizer in self.optimizers:
@@ -202,7 +203,7 @@ class Trainer:
             else:  # every other row is bit-unchanged: its move is 0 (split: no weight decay, so no delta is read)
                 delta, update_norm = None, torch.zeros(self.cfg.vocab_size, device=self.device)
                 update_norm[moving] = torch.linalg.vector_norm(weight.detach()[moving] - before[moving], dim=1)
-            failure = self._check_after_step(update_norm, targets, negatives)
+            failure = self._check_after_step(update_norm, scored)
             if failure is not None:
                 self._freeze(rng_state, failure)
             split = shadows.split(update_norm, delta, self._zeros)
@@ -215,8 +216,8 @@ class Trainer:
         return record
 
     def _head_mask(
-        self, centres: Tensor, targets: Tensor, negatives: Tensor | None, hidden_grad: Tensor,
-        context: Tensor | None, grad_norm: Tensor, head_grad_norm: Tensor | None,
+        self, centres: Tensor, scored: Tensor | None, hidden_grad: Tensor, context: Tensor | None,
+        grad_norm: Tensor, head_grad_norm: Tensor | None,
     ) -> np.ndarray:  # fmt: skip
         """bool (V,): the head rows whose gradient through the head's path is non-zero, measured. An untied head:
         its own gradient. A tied SGNS head: the gathered rows' gradients summed per row (a row sampled twice gets
@@ -227,7 +228,7 @@ class Trainer:
         v, d = self.cfg.vocab_size, self.cfg.dim
         with torch.no_grad():
             if context is not None:
-                rows, where = torch.unique(torch.cat([targets[:, None], negatives], dim=1), return_inverse=True)
+                rows, where = torch.unique(scored, return_inverse=True)
                 summed = torch.zeros(len(rows), d, device=self.device).index_add_(
                     0, where.reshape(-1), context.grad.reshape(-1, d)
                 )
@@ -243,11 +244,11 @@ class Trainer:
             mask[rows] = torch.linalg.vector_norm(grad[rows] - lookup, dim=1) > 0
             return mask.cpu().numpy()
 
-    def _grad_norms(self, centres: Tensor, targets: Tensor, negatives: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """L2 norm of each row of the embedding's gradient (dense or sparse), and of an untied head's. (V,) each."""
+    def _grad_norms(self, centres: Tensor, scored: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """L2 norm of each row of the embedding's gradient (dense or sparse), and of an untied head's. (V,) each.
+        `scored`: SGNS's (B, k+1) head rows (its only gradient rows), None for the other models."""
         grad, head = self.model.embedding.weight.grad, self.model.head
-        drawn = None if negatives is None else torch.cat([targets[:, None], negatives], dim=1)  # SGNS's (B, k+1)
-        head_norm = None if head is None else self._row_norms(head.weight.grad, drawn)
+        head_norm = None if head is None else self._row_norms(head.weight.grad, scored)
         if grad is None:
             return torch.zeros(self.cfg.vocab_size, device=self.device), head_norm
         if not grad.is_sparse:
@@ -335,7 +336,7 @@ class Trainer:
             "(squares beyond 3.4e38)"
         )
 
-    def _rows_that_can_move(self, centres: Tensor, targets: Tensor, negatives: Tensor | None) -> Tensor | None:
+    def _rows_that_can_move(self, centres: Tensor, scored: Tensor | None) -> Tensor | None:
         """(n,) the table's rows this step can move, when its optimizer moves only rows with a gradient: the rows
         looked up (max_norm rescales only them) and a tied SGNS head's gathered rows. None: any row can move (the
         optimizer moves rows without a gradient, or a tied full softmax gives every row one)."""
@@ -343,17 +344,17 @@ class Trainer:
             return None
         rows = centres.reshape(-1)
         if self.cfg.tie_weights:  # SGNS: the head's path reaches the true contexts' and the negatives' rows
-            rows = torch.cat([rows, targets.reshape(-1), negatives.reshape(-1)])
+            rows = torch.cat([rows, scored.reshape(-1)])
         return torch.unique(rows)
 
-    def _check_after_step(self, update_norm: Tensor, targets: Tensor, negatives: Tensor | None) -> str | None:
+    def _check_after_step(self, update_norm: Tensor, scored: Tensor | None) -> str | None:
         """None when the table, the head and the optimizer's state are finite and measurable, else what is not.
         An SGNS head whose optimizer moves only rows with a gradient is checked on the rows it gathered: the
         others are as the last step left them, finite."""
         total = update_norm.sum()
         for name, param in self._others:
-            if name == "the head" and self._head_still and negatives is not None:
-                total = total + param.detach()[torch.unique(torch.cat([targets[:, None], negatives], 1))].sum()
+            if name == "the head" and self._head_still and scored is not None:
+                total = total + param.detach()[torch.unique(scored)].sum()
             else:
                 total = total + param.detach().sum()
         states = [

@@ -81,7 +81,7 @@ def parts_table(st_: Stages | SampledStages) -> dict:
     ]  # fmt: skip
     for name, part, dropped in zip(names, st_.row_parts, st_.dropped, strict=True):
         add(f"dL/dh {name}", part, "dropped (padding_idx)" if dropped else "yes")
-    if isinstance(st_, SampledStages):
+    if sampled:
         for (b, j), part in zip(st_.head_places, st_.head_parts, strict=True):
             add(f"tied head: dL/ds[{int(b)}, {int(j)}]·h_{int(b)} ({'context' if j == 0 else 'negative'})", part, "yes")
     elif st_.head_grad is not None:
