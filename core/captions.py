@@ -838,15 +838,36 @@ def head_view(rec, padding_idx: int | None) -> HeadView | None:
     return HeadView(rows, lookup.astype(float), head.astype(float), title, panels, "got a gradient", caption)
 
 
+def share_of(count: int, total: int) -> str:
+    """count / total as a percentage that never rounds a count above 0 to "0%" nor one short of all to "100%":
+    1 of 300 is "0.3%", 1 of 10,000 "<0.1%", 299 of 300 "99.7%"."""
+    if total <= 0 or count in (0, total):
+        return f"{100 if total > 0 and count == total else 0}%"
+    pct = 100 * count / total
+    if pct < 0.05:
+        return "<0.1%"
+    if pct > 99.95:
+        return ">99.9%"
+    return f"{pct:.1f}%" if pct < 1 or pct > 99 else f"{pct:.0f}%"
+
+
 def raster_caption(matrix: np.ndarray, col_steps, records, shown: int, n_moved: int, n_rows: int) -> str:
-    """Under the Row updates page's raster."""
-    zero = float((matrix == 0).mean()) if matrix.size else 0.0
-    binned = "" if len(col_steps) == len(records) else f" Columns average {len(records) / len(col_steps):.1f} steps."
+    """Under the Row updates page's raster: how many of its cells are blank (exactly 0), counted."""
+    n_zero, n_cells = int((matrix == 0).sum()), int(matrix.size)
+    each = len(col_steps) == len(records)
+    binned = "" if each else f" Columns average {len(records) / len(col_steps):.1f} steps."
     sampled = "" if shown == n_rows else (
         f" {shown} rows sampled among the {n_moved:,} of {n_rows:,} that moved in these steps."
     )  # fmt: skip
     span = f"steps {records[0].step}–{records[-1].step}"
-    return f"{zero:.0%} of cells are blank: exactly 0, the row did not move that step ({span}).{binned}{sampled}"
+    when = "that step" if each else "in any step of that column"
+    if n_zero == 0:
+        blank = f"No cell is blank: every row shown moved in every step ({span})."
+    else:
+        cells = "1 cell is" if n_zero == 1 else f"{n_zero:,} cells are"
+        share = share_of(n_zero, n_cells)
+        blank = f"{cells} blank, {share} of {n_cells:,}: exactly 0, the row did not move {when} ({span})."
+    return blank + binned + sampled
 
 
 def space_notes(

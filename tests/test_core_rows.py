@@ -3,12 +3,23 @@ sampling, and the sentences about them."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from stand_in import stand_in_record
 
 from core import TrainConfig, Trainer
-from core.captions import contribution_story, loss_warning, mask_caption, mask_title, move_caption, sample_note
+from core.captions import (
+    contribution_story,
+    loss_warning,
+    mask_caption,
+    mask_title,
+    move_caption,
+    raster_caption,
+    sample_note,
+    share_of,
+)
 from core.rows import (
     MAX_ROWS,
     GradientGroups,
@@ -20,6 +31,7 @@ from core.rows import (
     row_gradients,
     same_spread,
     sample_rows,
+    update_raster,
 )
 
 
@@ -187,3 +199,36 @@ def test_sample_note_says_how_many_of_the_wanted_rows_are_shown():
     rows = sample_rows(1000, keep=np.flatnonzero(wanted))
     assert sample_note(rows, 1000, wanted, "moved") == " Showing 200 of 1,000 rows: 200 of the 300 moved rows."
     assert sample_note(np.arange(5), 5, wanted[:5], "moved") == ""
+
+
+@pytest.mark.parametrize(
+    ("count", "total", "text"),
+    [(0, 300, "0%"), (1, 300, "0.3%"), (1, 10_000, "<0.1%"), (150, 300, "50%"), (299, 300, "99.7%"),
+     (9_999, 10_000, ">99.9%"), (300, 300, "100%")],
+)  # fmt: skip
+def test_a_share_never_rounds_a_count_to_none_or_all(count, total, text):
+    assert share_of(count, total) == text
+
+
+def test_raster_caption_counts_the_blank_cells_of_the_records_it_shows():
+    # Adam moves a row only once it has had a gradient (its moments start at 0): rows not yet looked up are blank
+    trainer = Trainer(TrainConfig(vocab_size=60, dim=8, optimizer="adam", batch_size=16, seed=3))
+    trainer.run(5)
+    records, rows = list(trainer.history), np.arange(60)
+    moves = np.stack([r.update_norm for r in records], axis=1)  # (60, 5), read from the records themselves
+    blank = int((moves == 0).sum())
+    assert 3 <= blank < 297  # some cells, not all: a whole-percent share
+    matrix, steps = update_raster(records, rows)
+    caption = raster_caption(matrix, steps, records, 60, 60, 60)
+    assert caption.startswith(f"{blank} cells are blank, {round(100 * blank / 300)}% of 300: exactly 0, the row ")
+    assert "did not move that step (steps 1–5)." in caption
+    binned, bin_steps = update_raster(records, rows, max_cols=2)  # columns: steps 1-3, steps 4-5
+    empty = int((moves[:, :3].sum(axis=1) == 0).sum() + (moves[:, 3:].sum(axis=1) == 0).sum())
+    caption = raster_caption(binned, bin_steps, records, 60, 60, 60)
+    assert caption.startswith(f"{empty} cells are blank, {100 * empty / 120:.0f}% of 120: ")
+    assert "did not move in any step of that column (steps 1–5). Columns average 2.5 steps." in caption
+
+
+def test_raster_caption_says_when_no_cell_is_blank():
+    caption = raster_caption(np.ones((3, 4)), np.arange(1, 5), [SimpleNamespace(step=s) for s in (1, 4)], 3, 3, 3)
+    assert caption.startswith("No cell is blank: every row shown moved in every step (steps 1–4).")
