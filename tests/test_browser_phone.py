@@ -27,8 +27,9 @@ DRAWN = (
     ' && !!document.querySelector("[data-testid=stApp][data-test-script-state=notRunning]")'
     " && all.length > 0 && all.every(c => c.querySelector('.main-svg .gtitle, .main-svg .xtick')); }"
 )
-# Every chart title (plotly's own, or the HTML one above a chart) that runs past the screen's edges, and every
-# plotly toolbar (drawn or not yet shown: its buttons' boxes) that overlaps its chart's title.
+# Every chart title (plotly's own, or the HTML one above a chart) that runs past the screen's edges, every plotly
+# toolbar (drawn or not yet shown: its buttons' boxes) that overlaps its chart's title, and every legend entry that
+# runs past its chart's edge.
 OFF_SCREEN = """() => {
   const found = [];
   const hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0
@@ -42,6 +43,14 @@ OFF_SCREEN = """() => {
       const b = bar.getBoundingClientRect(), style = getComputedStyle(bar);
       if (b.width > 0 && style.display !== 'none' && hit(b, r))
         found.push(`toolbar over the title: ${title.textContent}`);
+    }
+  }
+  for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg')) {
+    const box = chart.getBoundingClientRect();  // plotly clips what runs past its own svg, not the screen's edge
+    for (const entry of chart.querySelectorAll('.legendtext')) {
+      const r = entry.getBoundingClientRect();
+      if (r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1))
+        found.push(`legend entry cut at the chart's edge: ${entry.textContent}`);
     }
   }
   for (const title of document.querySelectorAll('.ee-chart-title')) {
@@ -84,10 +93,10 @@ def test_a_shared_link_on_a_phone_steps_and_every_chart_title_fits(server, phone
     page.close()
 
 
-@pytest.mark.parametrize("path", CHART_PAGES[1:])
+@pytest.mark.parametrize("path", [*CHART_PAGES[1:], "/gradient_masks?tie_weights=true"])  # tied: longer legends
 def test_every_chart_title_fits_a_phone(server, phone, path):
     page = phone.new_page()
-    open_page(page, server.url(f"{path}?step=20"), timeout=FIRST_LOAD_MS)
+    open_page(page, server.url(f"{path}{'&' if '?' in path else '?'}step=20"), timeout=FIRST_LOAD_MS)
     if path == "/compare":
         button(page, "Step ×10").tap()
     _drawn(page)
