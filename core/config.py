@@ -81,6 +81,12 @@ class TrainConfig:
         return self.sparse or self.optimizer == "sparse_adam"
 
     @property
+    def gpt_context(self) -> int | None:
+        """T, the length of a GPT's (B, T) windows, whose lookups a record lists window by window; None for the
+        skip-gram models, whose lookups are one per pair."""
+        return self.context if self.model == "gpt" else None
+
+    @property
     def blind_loss(self) -> float:
         """The loss of a model that knows nothing (every score 0): ln V for the full softmax (1/V for every token),
         (k+1) ln 2 for SGNS (sigmoid 1/2 for the true context and for each of the k negatives)."""

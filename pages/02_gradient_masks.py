@@ -43,7 +43,7 @@ with right:
         "Token", options, index=options.index(default_token(shown, vocab, cfg.padding_idx)),
         format_func=lambda r: f"{vocab[r]} (×{rec.token_counts[r]})", key="masks_token",
     )  # fmt: skip
-    names, contribs = contributions(rec.input_ids, rec.output_grad, token, cfg.context if cfg.model == "gpt" else None)
+    names, contribs = contributions(rec.input_ids, rec.output_grad, token, cfg.gpt_context)
     story = captions.contribution_story(rec, token, contribs, cfg.padding_idx)
     display.chart(masks.contributions_heatmap(contribs, names, vocab[token], story.sum_row, story.sum_label))
     st.caption(story.caption)
