@@ -26,6 +26,7 @@ def train_panel() -> None:
     browsing = st.toggle("Go back to an earlier step", key="train_browse", disabled=len(records) < 2)
     chosen = step_picker(records.steps, "train_view_step") if browsing else (records.steps or [None])[-1]
     rec = records.at(chosen) if chosen is not None else None
+    used = looked_up(rec, cfg.vocab_size)  # every token of the batch, whether its bar is shown or not
     left, right = display.columns(2)
     if rec is None:
         left.info("No step yet: press **Step**. The table below is the random initialisation.")
@@ -38,11 +39,11 @@ def train_panel() -> None:
             if warning:
                 st.warning(warning, icon=":material/trending_up:")
         with right:
-            bars = display.bars(every := batch_bar_rows(rec.token_counts))  # on the wall fewer bars, each labelled
-            tokens, title = [tr.vocab[i] for i in bars], batch_title(chosen, len(rec.input_ids), len(bars), len(every))
+            bars = display.bars(batch_bar_rows(rec.token_counts))  # the 30 most used; on the wall fewer, labelled
+            title = batch_title(chosen, len(rec.input_ids), len(bars), int(used.sum()))
+            tokens = [tr.vocab[i] for i in bars]
             display.chart(train.batch_token_bars(tokens, rec.token_counts[bars], title), config=STILL)
             st.caption(train_gradient_sentence(GradientGroups.of(rec, cfg.padding_idx)))
-    used = looked_up(rec, cfg.vocab_size)
     rows = sample_rows(cfg.vocab_size, keep=used.nonzero()[0])
     if chosen is None or chosen == tr.step_count:
         frame_step, weight = tr.step_count, tr.weight_rows(rows)

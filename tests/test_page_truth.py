@@ -206,8 +206,8 @@ def _check_train(at, t: Truth) -> None:
     batch = _chart(at, "Step 10's batch")
     n_b = len(t.rec.input_ids)
     lookups = "1 lookup" if n_b == 1 else f"{n_b} lookups"
-    shown = "1 token" if n_used == 1 else f"{min(n_used, 30)} tokens"
-    assert batch["layout"]["title"]["text"].replace("<br>", " ") == f"Step 10's batch: {lookups} of {shown} shown"
+    shown = ("1 token" if n_used == 1 else f"{n_used} tokens") + (" shown" if n_used <= 30 else " (30 shown)")
+    assert batch["layout"]["title"]["text"].replace("<br>", " ") == f"Step 10's batch: {lookups} of {shown}"
     top = sorted(np.bincount(t.rec.input_ids, minlength=t.V)[looked].tolist())[-30:]  # the 30 most used
     assert sorted(decode(batch["data"][0]["y"]).tolist()) == top
     assert f"Step 10: loss {t.rec.loss:.3f} (ln V = {np.log(t.V):.2f} is a blind guess)." in captions
