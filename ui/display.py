@@ -42,10 +42,12 @@ h1 { font-size: 2.1rem !important; }
 [data-testid^="stBaseButton"] { padding-left: 0.6rem; padding-right: 0.6rem; }
 [data-testid^="stBaseButton"] .stMarkdownEllipsis,
 [data-testid^="stBaseButton"] .stMarkdownEllipsis p { white-space: normal; overflow: visible; text-overflow: clip; }
-/* A phone: chart titles (wrapped at style.FULL_WIDTH_CHARS) in type that fits 350 px, and no plotly toolbar over them
-   (Streamlit's own toolbar still offers full screen) */
+/* A phone: chart titles (wrapped at style.FULL_WIDTH_CHARS) in type that fits 350 px, legend entries in type that
+   fits beside their swatches (a tied head's 53-character entry: 328 px at 15 px, 284 px at 13 px; plotly cuts text
+   at its chart's edge), and no plotly toolbar over them (Streamlit's own toolbar still offers full screen) */
 @media (max-width: 640px) {
   .js-plotly-plot .gtitle { font-size: 15px !important; }
+  .js-plotly-plot .legendtext { font-size: 13px !important; }
   .js-plotly-plot .modebar-container { display: none !important; }
 }
 """

@@ -11,7 +11,6 @@ import numpy as np
 from ui.figures.style import (
     FONT_SIZE,
     LEGEND_BELOW_ROWS,
-    LEGEND_CHARS,
     NOT_USED,
     PADDING,
     SIGNED,
@@ -22,7 +21,6 @@ from ui.figures.style import (
     style,
     symmetric,
     trace,
-    wrap_title,
 )
 
 GROUP_COLOURS = {"looked_up_grad": USED, "looked_up_no_grad": PADDING, "grad_not_looked_up": "#56B4E9",
@@ -43,8 +41,7 @@ def grad_mask_bars(
         heights = np.where(counts[mask] > 0, counts[mask], 0.15)
         data.append(
             trace(
-                "bar", x=rows[mask], y=heights, name=wrap_title(name, LEGEND_CHARS),  # a phone's width, in lines
-                marker={"color": GROUP_COLOURS[key]},
+                "bar", x=rows[mask], y=heights, name=name, marker={"color": GROUP_COLOURS[key]},
                 customdata=np.stack([text[mask], counts[mask]], axis=1),
                 hovertemplate="row %{x} %{customdata[0]}: looked up %{customdata[1]}×<extra>" + name + "</extra>",
             )

@@ -25,7 +25,6 @@ PART_COLOURS = {"grad": FROM_GRADIENT, "state": FROM_STATE, "decay": "#009E73", 
 LEGEND_BELOW = {"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"}  # a horizontal legend under the chart
 LEGEND_BELOW_ROWS = LEGEND_BELOW | {"y": -0.28, "xanchor": "left"}  # lower: under a row axis and its title
 FULL_WIDTH_CHARS, HALF_WIDTH_CHARS = 44, 30  # title characters that fit a phone's 350 px at 15 px (display.BASE_CSS)
-LEGEND_CHARS = 36  # a legend entry's characters beside its swatch (about 40 px) in a phone's 350 px chart
 
 
 def figure(data: list[dict], layout: dict | None = None, frames: list[dict] | None = None) -> dict:
