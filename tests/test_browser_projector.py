@@ -30,8 +30,8 @@ CHARTS_DRAWN = (  # at least one chart, and every chart on the page drawn
     "() => { const charts = [...document.querySelectorAll('[data-testid=stPlotlyChart]')];"
     " return charts.length > 0 && charts.every(c => c.querySelector('.main-svg .gtitle, .main-svg .xtick')); }"
 )
-# Every cut label on screen: a button whose label is wider than its box (an ellipsis), and a plotly title that
-# runs past its chart's edge (plotly cuts it there).
+# Every cut label on screen: a button whose label is wider than its box (an ellipsis), a plotly title that runs
+# past its chart's edge (plotly cuts it there), and one drawn over a panel title (make_subplots' subplot titles).
 CUT = """() => {
   const cut = [];
   for (const label of document.querySelectorAll('[data-testid^=stBaseButton] [data-testid=stMarkdownContainer]')) {
@@ -43,6 +43,12 @@ CUT = """() => {
     if (!svg || !title) continue;
     const box = svg.getBoundingClientRect(), text = title.getBoundingClientRect();
     if (text.right > box.right + 1 || text.left < box.left - 1) cut.push('chart title: ' + title.textContent);
+    for (const panel of chart.querySelectorAll('.annotation-text')) {  // make_subplots' panel titles
+      const r = panel.getBoundingClientRect();
+      if (Math.min(r.right, text.right) - Math.max(r.left, text.left) > 1
+          && Math.min(r.bottom, text.bottom) - Math.max(r.top, text.top) > 1)
+        cut.push(`chart title over a panel title: ${title.textContent} / ${panel.textContent}`);
+    }
   }
   return cut;
 }"""

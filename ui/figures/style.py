@@ -25,6 +25,7 @@ PART_COLOURS = {"grad": FROM_GRADIENT, "state": FROM_STATE, "decay": "#009E73", 
 LEGEND_BELOW = {"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"}  # a horizontal legend under the chart
 LEGEND_BELOW_ROWS = LEGEND_BELOW | {"y": -0.28, "xanchor": "left"}  # lower: under a row axis and its title
 FULL_WIDTH_CHARS, HALF_WIDTH_CHARS = 44, 30  # title characters that fit a phone's 350 px at 15 px (display.BASE_CSS)
+TITLE_TOP_PX = 14  # from the chart's top edge to its title's first line
 
 
 def figure(data: list[dict], layout: dict | None = None, frames: list[dict] | None = None) -> dict:
@@ -101,6 +102,19 @@ def wrap_title(text: str, max_chars: int) -> str:
     return "<br>".join([*lines, line])
 
 
+def panel_titles_px(fig) -> int:
+    """The height of a figure's panel titles (make_subplots' subplot_titles: annotations on the plots' top edge,
+    bottom-anchored), which share the top margin with the chart's title: their lines at their font size."""
+    layout = fig.get("layout", {}) if isinstance(fig, dict) else fig.layout.to_plotly_json()
+    above = [
+        a for a in layout.get("annotations") or ()
+        if a.get("yref") == "paper" and (a.get("y") or 0) >= 1 and a.get("yanchor") == "bottom"
+    ]  # fmt: skip
+    lines = max((1 + str(a.get("text") or "").count("<br>") for a in above), default=0)
+    size = max(((a.get("font") or {}).get("size") or FONT_SIZE for a in above), default=FONT_SIZE)
+    return int(lines * (size + 6))
+
+
 def style(fig, title: str, height: int = 400, fixed_margin: dict | None = None, half: bool = False, **layout):
     """Title, fonts and margins in one layout update of nested dicts: plotly's per-axis and magic-underscore
     updates cost several ms each, on every Step click. `fixed_margin` turns off plotly.js's automatic margins,
@@ -108,11 +122,20 @@ def style(fig, title: str, height: int = 400, fixed_margin: dict | None = None, 
     given must then leave room for tick labels, legends and colour bars. `fig`: a plain-data figure (updated in
     place) or a go.Figure."""
     title = wrap_title(title, HALF_WIDTH_CHARS if half else FULL_WIDTH_CHARS)
-    extra = 24 * title.count("<br>")  # room for the title's further lines
+    extra = 24 * title.count("<br>") + panel_titles_px(fig)  # the title's further lines; panel titles below it
     margin = {"l": 70, "r": 20, "t": 60, "b": 55} | (fixed_margin or {})
     margin["t"] += extra
     update = {
-        "title": {"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left"},
+        # hung from the top (plotly's "auto" centres its first line in the margin, over any panel titles)
+        "title": {
+            "text": title,
+            "font": {"size": TITLE_SIZE},
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"t": TITLE_TOP_PX},
+        },
         "font": {"size": FONT_SIZE},
         "height": height + extra,
         "margin": margin | {"autoexpand": fixed_margin is None},
