@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.neighbours import changes, jaccard, knn, pool_rows, settling
+from core.neighbours import Changes, changes, changes_caption, jaccard, knn, pool_rows, settling
 
 
 def brute_knn(w: np.ndarray, k: int) -> list[list[int]]:
@@ -64,3 +64,13 @@ def test_settling_keeps_each_steps_sets_between_calls():
     assert len(kept) == 3
     assert settling(frames[1:] + [(3, rng.normal(size=(20, 3)))], 3, np.arange(20), kept)[1][0] == first[1][1]
     assert sorted(key[0] for key in kept) == [1, 2, 3]  # step 0's sets dropped with its frame
+
+
+@pytest.mark.parametrize("kept", [0, 1, 2])
+def test_changes_caption_counts_the_rows_that_kept_their_neighbours(kept):
+    overlap = np.where(np.arange(12) < kept, 1.0, 0.5)  # only `kept` rows keep exactly their set
+    neighbours = np.zeros((12, 3), dtype=np.int64)
+    caption = changes_caption("Steps 0 -> 5", Changes(np.arange(12), 3, neighbours, neighbours, overlap), 12)
+    rows = "1 row" if kept == 1 else f"{kept} rows"
+    assert caption.endswith(f"; {rows} kept exactly the same neighbours.")
+    assert "over every row, a row's 3 cosine-nearest neighbours overlap by" in caption
