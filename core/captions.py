@@ -806,7 +806,7 @@ def head_view(rec, padding_idx: int | None) -> HeadView | None:
         n_head = int((rec.head_grad_norm > 0).sum())
         all_looked_up = bool((rec.grad_norm[rec.token_counts == 0] == 0).all())
         caption = head_caption(n_head, n_grad, len(rec.grad_norm), all_looked_up, sampled, n_drawn)
-        panels = (f"embedding table: {n_grad:,} rows", f"output head: {n_head:,} rows")
+        panels = (f"embedding table: {count(n_grad, 'row')}", f"output head: {count(n_head, 'row')}")
         title = "Embedding gradient vs the untied head's gradient, per row"
         rows = _contrast_rows(rec.grad_norm > 0, rec.head_grad_norm > 0)
         caption += sample_note(rows, len(rec.grad_norm), (rec.grad_norm > 0) | (rec.head_grad_norm > 0), "gradient")
@@ -829,9 +829,9 @@ def head_view(rec, padding_idx: int | None) -> HeadView | None:
     )
     caption = (
         f"The head is tied: these are two masks of one table. The lookup's path gave {n_lookup:,} looked-up rows a "
-        f"gradient, the head's path {n_head:,} ({reach}); {n_both:,} rows got both. {union}"
+        f"gradient, the head's path {n_head:,} ({reach}); {count(n_both, 'row')} got both. {union}"
     )
-    panels = (f"lookup's path: {n_lookup:,} rows", f"head's path: {n_head:,} rows")
+    panels = (f"lookup's path: {count(n_lookup, 'row')}", f"head's path: {count(n_head, 'row')}")
     title = "One table, two paths: which rows each path gave a gradient (1) or not (0)"
     rows = _contrast_rows(lookup, head)
     caption += sample_note(rows, len(head), lookup | head, "gradient")

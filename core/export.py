@@ -113,7 +113,9 @@ def _check_matrix(weight: np.ndarray, what: str) -> np.ndarray:
         weight = weight.astype(np.float32, copy=False)  # beyond float32's range: inf, refused below
     if not np.isfinite(weight).all():
         bad = int((~np.isfinite(weight)).any(axis=1).sum())
-        raise ImportFileError(f"{what} has {bad:,} rows with NaN or infinite values (or values beyond float32).")
+        raise ImportFileError(
+            f"{what} has {bad:,} row{'s' if bad != 1 else ''} with NaN or infinite values (or values beyond float32)."
+        )
     return weight
 
 

@@ -283,7 +283,8 @@ def _check_masks(at, t: Truth) -> None:
     if not t.cfg.tie_weights:
         contrast = _chart(at, "untied head")
         panels = [a["text"] for a in contrast["layout"]["annotations"]]
-        assert panels == [f"embedding table: {a} rows", f"output head: {t.head_gets_gradient()} rows"]
+        rows = lambda n: "1 row" if n == 1 else f"{n:,} rows"  # noqa: E731
+        assert panels == [f"embedding table: {rows(a)}", f"output head: {rows(t.head_gets_gradient())}"]
 
 
 def _check_contributions(at, t: Truth, row: int) -> None:
