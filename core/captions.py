@@ -354,7 +354,8 @@ def lookup_caption(run: LookupRun, timing: LookupTiming, vocab_size: int, dim: i
     where = f"this run's batch at step {run.step}" if run.step is not None else "the first batch (no step yet)"
     upstream = "this step's own upstream gradient dY" if run.step is not None else "a random upstream gradient dY"
     return (
-        f"On {where}: {n} tokens, {result.n_distinct} distinct rows, with {upstream}. The lookup copies "
+        f"On {where}: {count(n, 'token')}, {count(result.n_distinct, 'distinct row')}, with {upstream}. "
+        "The lookup copies "
         f"{n * d:,} numbers and multiplies nothing; the product does {n:,} × {v:,} × {d} = {result.matmul_flops:,} "
         f"multiply-adds. Timed here on {timing.n_tokens} of the tokens: fastest of {timing.lookup_runs} lookups "
         f"{timing.lookup_s * 1e6:,.1f} µs, fastest of {timing.matmul_runs} products (one-hot included) "
@@ -426,7 +427,8 @@ def product_caption(rows: OneHotRows, max_value_diff: float) -> str:
         if max_value_diff == 0
         else f"Your layer's emb(x) differs from this product by up to {max_value_diff:.3g} (max_norm, above)."
     )
-    return f"The first {len(rows.tokens)} tokens of the batch. Each row of one_hot(x) has a single 1. {same}{note}"
+    first = "The first token" if len(rows.tokens) == 1 else f"The first {len(rows.tokens)} tokens"
+    return f"{first} of the batch. Each row of one_hot(x) has a single 1. {same}{note}"
 
 
 def init_caption(view: InitView) -> str:
@@ -634,7 +636,8 @@ def compare_row_caption(token: str, labels: Sequence[str], trajectories: Sequenc
     comes escaped for markdown."""
     steps, _, had_grad = trajectories[0]
     moves = _each(labels, [int((t[1] > 0).sum()) for t in trajectories], "")
-    return f"'{token}' had a gradient in {int(had_grad.sum())} of {len(steps)} steps; steps in which it moved: {moves}."
+    kept = count(len(steps), "step")
+    return f"'{token}' had a gradient in {int(had_grad.sum())} of {kept}; steps in which it moved: {moves}."
 
 
 def compare_pca_caption(
@@ -688,7 +691,8 @@ def next_head_rows(batch: NextBatch) -> str | None:
 
 def next_batch_title(batch: NextBatch) -> str:
     """The next batch's bar chart title."""
-    return f"The next batch: {batch.n_lookups} lookups of {batch.n_distinct} distinct tokens ({len(batch.shown)} shown)"
+    lookups, tokens = count(batch.n_lookups, "lookup"), count(batch.n_distinct, "distinct token")
+    return f"The next batch: {lookups} of {tokens} ({len(batch.shown)} shown)"
 
 
 def export_caption(frame_steps: Sequence[int], stride: int, kept_steps: Sequence[int], n_values: int) -> str:

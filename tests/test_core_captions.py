@@ -9,7 +9,7 @@ import pytest
 
 from core import TrainConfig, Trainer, captions
 from core.compare import member_config
-from core.lookup import init_view, lookup_run, one_hot_rows
+from core.lookup import LookupTiming, init_view, lookup_run, one_hot_rows
 from core.reference import run_table
 from core.sweep import DimensionSweep, plan_sweep
 
@@ -81,3 +81,14 @@ def test_export_caption_names_the_kept_steps():
     text = captions.export_caption([0, 5, 10], 5, [1, 10], 5_000_001)
     assert text.startswith("The table is available at steps 0–10 (every 5 steps kept). The history holds steps 1–10")
     assert "Text formats are off" in text and "Text formats" not in captions.export_caption([0], 1, [], 10)
+
+
+def test_a_batch_of_one_token_is_told_in_the_singular():
+    trainer = Trainer(TrainConfig(vocab_size=60, dim=16, batch_size=1))
+    trainer.run(1)
+    run = lookup_run(trainer)
+    assert run.result.ids.tolist() == trainer.history[-1].input_ids.tolist() and len(run.result.ids) == 1
+    timing = LookupTiming(1, 1e-6, 2e-6, 10, 10)
+    caption = captions.lookup_caption(run, timing, 60, 16)
+    assert caption.startswith("On this run's batch at step 1: 1 token, 1 distinct row, with this step's own upstream")
+    assert "The first token of the batch." in captions.product_caption(one_hot_rows(trainer), run.result.max_value_diff)
