@@ -379,15 +379,21 @@ def backward_heading(cfg: TrainConfig) -> str:
     return "3. Backward: dL/dlogits = (softmax − one_hot) / B, dL/dh, the scatter-add into the row"
 
 
+def _times(n: int) -> str:
+    """'once', 'twice', '3 times'."""
+    return {1: "once", 2: "twice"}.get(n, f"{n:,} times")
+
+
 def backward_caption(st_: Stages | SampledStages, rec: StepRecord, cfg: TrainConfig, token: str) -> str:
     """Stage 3's sentence: the row's parts, the head's path, its length against the recorded grad_norm, the mask."""
     k, dropped = len(st_.row_positions), int(st_.dropped.sum())
-    text = f"Row {st_.row} ({token}) was looked up {k} time(s): its lookup gradient sums {k - dropped} part(s)"
+    times, parts = _times(k), f"{k - dropped} part{'' if k - dropped == 1 else 's'}"
+    text = f"Row {st_.row} ({token}) was looked up {times}: its lookup gradient sums {parts}"
     text += f" ({dropped} dropped: padding_idx = {cfg.padding_idx} passes no gradient)." if dropped else "."
     if isinstance(st_, SampledStages) and st_.head_grad is not None:
         m = len(st_.head_places)
         text += (
-            f" The tied head gathered it {m} time(s) as a true context or a negative: Σ dL/ds[b, j]·h_b over those, "
+            f" The tied head gathered it {_times(m)} as a true context or a negative: Σ dL/ds[b, j]·h_b over those, "
             f"length {np.linalg.norm(st_.head_grad):.3e}."
         )
     elif st_.head_grad is not None and st_.context:

@@ -10,7 +10,7 @@ import torch
 from core import TrainConfig, Trainer
 from core.arithmetic import agreement
 from core.errors import ConfigError
-from core.slow_motion import optimizer_step, replay_step, stages
+from core.slow_motion import backward_caption, optimizer_step, replay_step, stages
 
 CASES = [
     {},
@@ -100,3 +100,24 @@ def test_replay_beyond_the_budget_is_a_config_error():
     cfg = TrainConfig(vocab_size=50257, dim=768)
     with pytest.raises(ConfigError):
         replay_step(cfg, 10**6, 0)
+
+
+@pytest.mark.parametrize("settings", [{}, {"model": "sgns", "tie_weights": True}])
+def test_backward_caption_counts_the_rows_lookups_in_words(settings):
+    cfg = TrainConfig(vocab_size=30, dim=4, batch_size=16, seed=2, **settings)
+    rec = replay_step(cfg, 1, 0).record
+    counts = np.bincount(rec.input_ids, minlength=30)
+    for row in (np.flatnonzero(counts == 1)[0], np.flatnonzero(counts == 2)[0], int(np.argmax(counts))):
+        weight = Trainer(cfg).weight  # the table before step 1
+        head = None if cfg.tie_weights else Trainer(cfg).head_weight
+        position = int(np.flatnonzero(rec.input_ids == row)[0])
+        st_ = stages(cfg, weight, head, rec.input_ids, rec.target_ids, position, row, rec.negative_ids)
+        text = backward_caption(st_, rec, cfg, "tok")
+        k = int(counts[row])  # counted from the record's batch
+        said = {1: "once", 2: "twice"}.get(k, f"{k} times")
+        parts = "1 part" if k == 1 else f"{k} parts"
+        assert text.startswith(f"Row {row} (tok) was looked up {said}: its lookup gradient sums {parts}.")
+        if cfg.tie_weights:
+            gathered = int((np.concatenate([rec.target_ids[:, None], rec.negative_ids], axis=1) == row).sum())
+            said = {1: "once", 2: "twice"}.get(gathered, f"{gathered:,} times")
+            assert f" The tied head gathered it {said} as a true context or a negative" in text

@@ -286,9 +286,10 @@ def _coverage(text: str) -> None:
         capped = suggested < cov.n_distinct + cov.n_special
         what = "the largest V allowed" if capped else "every word its own row"
         special = "`<unk>`, `<pad>`" if cov.n_special > 1 else "`<unk>`"
+        rows = f"{cov.n_special} special row{'s' if cov.n_special != 1 else ''}"
         st.button(f"Set V to {suggested:,} ({what})", key="cfg_cover_vocab", on_click=session.set_setting,
                   args=("vocab_size", suggested),
-                  help=f"{cov.n_distinct:,} different words + {cov.n_special} special row(s): {special}.")  # fmt: skip
+                  help=f"{cov.n_distinct:,} different words + {rows}: {special}.")  # fmt: skip
 
 
 def _corpus_changed() -> None:
