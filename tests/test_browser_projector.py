@@ -31,7 +31,8 @@ CHARTS_DRAWN = (  # at least one chart, and every chart on the page drawn
     " return charts.length > 0 && charts.every(c => c.querySelector('.main-svg .gtitle, .main-svg .xtick')); }"
 )
 # Every cut label on screen: a button whose label is wider than its box (an ellipsis), a plotly title that runs
-# past its chart's edge (plotly cuts it there), and one drawn over a panel title (make_subplots' subplot titles).
+# past its chart's edge (plotly cuts it there), one drawn over a panel title (make_subplots' subplot titles), and a
+# legend entry drawn over an x axis's title.
 CUT = """() => {
   const cut = [];
   for (const label of document.querySelectorAll('[data-testid^=stBaseButton] [data-testid=stMarkdownContainer]')) {
@@ -43,6 +44,15 @@ CUT = """() => {
     if (!svg || !title) continue;
     const box = svg.getBoundingClientRect(), text = title.getBoundingClientRect();
     if (text.right > box.right + 1 || text.left < box.left - 1) cut.push('chart title: ' + title.textContent);
+    for (const entry of chart.querySelectorAll('.legendtext')) {  // a legend under the plot, over the x axis's title
+      const r = entry.getBoundingClientRect();
+      for (const axis of chart.querySelectorAll('.g-xtitle text')) {
+        const a = axis.getBoundingClientRect();
+        if (Math.min(r.right, a.right) - Math.max(r.left, a.left) > 1
+            && Math.min(r.bottom, a.bottom) - Math.max(r.top, a.top) > 1)
+          cut.push(`legend over an axis title: ${entry.textContent} / ${axis.textContent}`);
+      }
+    }
     for (const panel of chart.querySelectorAll('.annotation-text')) {  // make_subplots' panel titles
       const r = panel.getBoundingClientRect();
       if (Math.min(r.right, text.right) - Math.max(r.left, text.left) > 1

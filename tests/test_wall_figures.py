@@ -60,11 +60,15 @@ def test_a_crowded_scatter_on_the_wall_labels_a_subset_whose_boxes_do_not_overla
 
 
 def test_a_legend_under_the_chart_on_the_wall_sits_below_the_axis_title():
-    labels = ["SGD", "Adam", "AdamW"]
-    styled = display.display_style(compare.compare_counts(labels, [_series() for _ in labels]))
+    labels = ["SGD lr 0.5", "SGD lr 0.5, momentum 0.9", "Adam lr 0.05", "AdamW lr 0.05, wd 0.01"]
+    styled = display.display_style(compare.compare_moved_without_grad(labels, [_series() for _ in labels]))
     legend, margin = styled["layout"]["legend"], styled["layout"]["margin"]
     assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 0, "bottom")
-    assert margin["b"] >= 80 + display.LEGEND_ROW_PX * 2  # six entries: more than one row
+    assert margin["b"] >= 80 + display.LEGEND_ROW_PX * 2  # four long entries: more than one row
+    counts = compare.compare_counts(labels, [_series() for _ in labels])  # one entry a member, for both its lines
+    shown = [t.name for t in counts.data if t.showlegend is not False]
+    assert shown == [f"{label}: moved" for label in labels]
+    assert [t.legendgroup for t in counts.data] == [label for label in labels for _ in range(2)]
 
 
 def test_a_heatmap_of_rows_on_the_wall_labels_every_row_and_is_tall_enough_for_them():

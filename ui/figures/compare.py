@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.compare import Series
-from ui.figures.style import FONT_SIZE, LEGEND_BELOW, OKABE_ITO, category_colour, plain, style
+from ui.figures.style import FONT_SIZE, LEGEND_BELOW, LEGEND_BELOW_HALF, OKABE_ITO, category_colour, plain, style
 
 # Members whose curves coincide (Adam and AdamW without decay) stay apart: each its own colour, dash and marker
 DASHES = ("solid", "dash", "dot", "dashdot")
@@ -68,17 +68,20 @@ def compare_loss(
 
 
 def compare_counts(labels: Sequence[str], series: Sequence[Series]) -> go.Figure:
-    """Per step and member: rows with a gradient (dotted) and rows that moved (solid)."""
+    """Per step and member: rows with a gradient (dotted) and rows that moved (solid). One legend entry a member
+    (the title says which line is which; clicking it hides both): two a member ran into the x axis's title."""
     fig = go.Figure()
     for i, (label, s) in enumerate(zip(labels, series, strict=True)):
         colour = _member_colour(i)
         fig.add_trace(go.Scatter(x=s.steps, y=s.moved_rows, mode="lines+markers", name=f"{label}: moved",
-                                 line={"color": colour, "width": 2.5}, marker=_member_marker(i)))  # fmt: skip
+                                 line={"color": colour, "width": 2.5}, marker=_member_marker(i),
+                                 legendgroup=label))  # fmt: skip
         fig.add_trace(go.Scatter(x=s.steps, y=s.grad_rows, mode="lines", name=f"{label}: gradient",
-                                 line={"color": colour, "width": 2, "dash": "dot"}))  # fmt: skip
+                                 line={"color": colour, "width": 2, "dash": "dot"}, legendgroup=label,
+                                 showlegend=False))  # fmt: skip
     return style(
         fig, "Rows with a gradient (dotted), rows moved", height=380, xaxis_title="step", yaxis_title="rows",
-        legend=LEGEND_BELOW, half=True,
+        legend=LEGEND_BELOW_HALF, half=True,
     )  # fmt: skip
 
 
@@ -86,7 +89,7 @@ def compare_moved_without_grad(labels: Sequence[str], series: Sequence[Series]) 
     """Per step and member: how many rows moved although they got no gradient."""
     return style(
         _member_curves(labels, series, "moved_without_grad"), "Rows that moved without a gradient", height=360,
-        xaxis_title="step", yaxis_title="rows", legend=LEGEND_BELOW, half=True,
+        xaxis_title="step", yaxis_title="rows", legend=LEGEND_BELOW_HALF, half=True,
     )  # fmt: skip
 
 

@@ -24,6 +24,9 @@ FONT_SIZE, TITLE_SIZE = 15, 19
 PART_COLOURS = {"grad": FROM_GRADIENT, "state": FROM_STATE, "decay": "#009E73", "renorm": FROM_RENORM}
 LEGEND_BELOW = {"orientation": "h", "y": -0.25, "x": 0, "yanchor": "top"}  # a horizontal legend under the chart
 LEGEND_BELOW_ROWS = LEGEND_BELOW | {"y": -0.28, "xanchor": "left"}  # lower: under a row axis and its title
+# At the bottom edge of a half-width chart, whose legend stacks its entries: the plot is then short (plotly grows
+# the bottom margin for them) and a fraction of its height below it is less than the x axis's ticks and title
+LEGEND_BELOW_HALF = {"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom"}
 FULL_WIDTH_CHARS, HALF_WIDTH_CHARS = 44, 30  # title characters that fit a phone's 350 px at 15 px (display.BASE_CSS)
 TITLE_TOP_PX = 14  # from the chart's top edge to its title's first line
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ui.figures.style import (
     FROM_STATE,
+    LEGEND_BELOW_HALF,
     LEGEND_BELOW_ROWS,
     MAGNITUDE,
     PART_COLOURS,
@@ -90,5 +91,5 @@ def frequency_vs_movement(
         figure(data), title, height=420,
         xaxis={"type": "log", "dtick": 1, "tickformat": ",", "title": {"text": "times in the corpus"}},
         yaxis={"type": "log", "tickformat": "~g", "exponentformat": "power", "title": {"text": "total movement"}},
-        half=True, legend=LEGEND_BELOW_ROWS,  # under the plot: at the side it took most of a half-width chart
+        half=True, legend=LEGEND_BELOW_HALF,  # under the plot: at the side it took most of a half-width chart
     )  # fmt: skip
