@@ -842,12 +842,12 @@ def head_view(rec, padding_idx: int | None) -> HeadView | None:
     return HeadView(rows, lookup.astype(float), head.astype(float), title, panels, "got a gradient", caption)
 
 
-def share_of(count: int, total: int) -> str:
-    """count / total as a percentage that never rounds a count above 0 to "0%" nor one short of all to "100%":
+def share_of(n: int, total: int) -> str:
+    """n / total as a percentage that never rounds a count above 0 to "0%" nor one short of all to "100%":
     1 of 300 is "0.3%", 1 of 10,000 "<0.1%", 299 of 300 "99.7%"."""
-    if total <= 0 or count in (0, total):
-        return f"{100 if total > 0 and count == total else 0}%"
-    pct = 100 * count / total
+    if total <= 0 or n in (0, total):
+        return f"{100 if total > 0 and n == total else 0}%"
+    pct = 100 * n / total
     if pct < 0.05:
         return "<0.1%"
     if pct > 99.95:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from core.captions import count
 from core.layouts import project
 from core.limits import MAX_DIM, MAX_IMPORT_BYTES, MAX_VOCAB
 from core.records import StepRecord
@@ -113,9 +114,7 @@ def _check_matrix(weight: np.ndarray, what: str) -> np.ndarray:
         weight = weight.astype(np.float32, copy=False)  # beyond float32's range: inf, refused below
     if not np.isfinite(weight).all():
         bad = int((~np.isfinite(weight)).any(axis=1).sum())
-        raise ImportFileError(
-            f"{what} has {bad:,} row{'s' if bad != 1 else ''} with NaN or infinite values (or values beyond float32)."
-        )
+        raise ImportFileError(f"{what} has {count(bad, 'row')} with NaN or infinite values (or values beyond float32).")
     return weight
 
 

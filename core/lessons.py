@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from core.captions import count
 from core.config import TrainConfig
 from core.records import StepRecord
 
@@ -262,8 +263,8 @@ def _check_max_norm(records, cfg, weight) -> tuple[bool, str]:
     n_rescaled = sum(int(m.sum()) for m in rescaled)
     holds = n_rescaled > 0 and outside == 0
     evidence = (
-        f"{n_rescaled} rescale{'s' if n_rescaled != 1 else ''} in {len(records)} steps, every one of a row looked "
-        f"up in that step ({outside} of rows not looked up)."
+        f"{count(n_rescaled, 'rescale')} in {len(records)} steps, every one of a row looked up in that step "
+        f"({outside} of rows not looked up)."
     )
     if weight is not None:  # last step: rescaled to <= max_norm, then moved by at most update_norm
         last = records[-1]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.captions import count
+
 MAX_POOL = 1000  # rows whose neighbours are compared (the most used ones when the table has more)
 CHANGED_SHOWN = 8
 
@@ -77,9 +79,8 @@ def settling(
 
 def changes_caption(what: str, ch: Changes, n_rows: int) -> str:
     pooled = "every row" if len(ch.pool) == n_rows else f"the {len(ch.pool):,} most used of {n_rows:,} rows"
-    same = int((ch.overlap == 1).sum())
-    rows = "1 row" if same == 1 else f"{same:,} rows"
+    same = count(int((ch.overlap == 1).sum()), "row")
     return (
         f"{what}: over {pooled}, a row's {ch.k} cosine-nearest neighbours overlap by {ch.mean:.2f} on average "
-        f"(Jaccard |A ∩ B| / |A ∪ B|: 1 = the same set); {rows} kept exactly the same neighbours."
+        f"(Jaccard |A ∩ B| / |A ∪ B|: 1 = the same set); {same} kept exactly the same neighbours."
     )

@@ -17,6 +17,7 @@ from torch import nn
 
 from core import budget, replay
 from core.arithmetic import RowMove, RowState, agreement, row_move, row_state
+from core.captions import count
 from core.config import TrainConfig
 from core.records import StepRecord
 from core.rows import lookup_names
@@ -387,8 +388,7 @@ def _times(n: int) -> str:
 def backward_caption(st_: Stages | SampledStages, rec: StepRecord, cfg: TrainConfig, token: str) -> str:
     """Stage 3's sentence: the row's parts, the head's path, its length against the recorded grad_norm, the mask."""
     k, dropped = len(st_.row_positions), int(st_.dropped.sum())
-    times, parts = _times(k), f"{k - dropped} part{'' if k - dropped == 1 else 's'}"
-    text = f"Row {st_.row} ({token}) was looked up {times}: its lookup gradient sums {parts}"
+    text = f"Row {st_.row} ({token}) was looked up {_times(k)}: its lookup gradient sums {count(k - dropped, 'part')}"
     text += f" ({dropped} dropped: padding_idx = {cfg.padding_idx} passes no gradient)." if dropped else "."
     if isinstance(st_, SampledStages) and st_.head_grad is not None:
         m = len(st_.head_places)

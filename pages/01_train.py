@@ -40,8 +40,7 @@ def train_panel() -> None:
                 st.warning(warning, icon=":material/trending_up:")
         with right:
             bars = display.bars(batch_bar_rows(rec.token_counts))  # the 30 most used; on the wall fewer, labelled
-            title = batch_title(chosen, len(rec.input_ids), len(bars), int(used.sum()))
-            tokens = [tr.vocab[i] for i in bars]
+            tokens, title = [tr.vocab[i] for i in bars], batch_title(chosen, len(rec.input_ids), len(bars), used.sum())
             display.chart(train.batch_token_bars(tokens, rec.token_counts[bars], title), config=STILL)
             st.caption(train_gradient_sentence(GradientGroups.of(rec, cfg.padding_idx)))
     rows = sample_rows(cfg.vocab_size, keep=used.nonzero()[0])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import INITS, OPTIMIZERS, ConfigError, TrainConfig
-from core.captions import describe_run
+from core.captions import count, describe_run
 from core.config import MODELS, largest_vocab_that_fits
 from core.corpus import decode_text, text_coverage, text_problem
 from core.limits import MAX_CORPUS_CHARS
@@ -286,7 +286,7 @@ def _coverage(text: str) -> None:
         capped = suggested < cov.n_distinct + cov.n_special
         what = "the largest V allowed" if capped else "every word its own row"
         special = "`<unk>`, `<pad>`" if cov.n_special > 1 else "`<unk>`"
-        rows = f"{cov.n_special} special row{'s' if cov.n_special != 1 else ''}"
+        rows = count(cov.n_special, "special row")
         st.button(f"Set V to {suggested:,} ({what})", key="cfg_cover_vocab", on_click=session.set_setting,
                   args=("vocab_size", suggested),
                   help=f"{cov.n_distinct:,} different words + {rows}: {special}.")  # fmt: skip
