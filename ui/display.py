@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import session
+from ui.figures.style import panel_titles_px
 
 TICK_PX, TITLE_PX, TEXT_PX, AXIS_TITLE_PX = 18, 24, 18, 20
 LINE_SCALE, MIN_LINE_PX = 1.6, 3.5
@@ -391,10 +392,7 @@ def without_title(fig):
         return fig
     layout = _sub(fig, "layout")
     _sub(layout, "title").pop("text", None)
-    above = [a for a in layout.get("annotations") or () if a.get("yref") == "paper" and (a.get("y") or 0) >= 1]
-    lines = max((1 + str(a.get("text") or "").count("<br>") for a in above), default=0)  # panel titles
-    size = max(((a.get("font") or {}).get("size") or TEXT_PX for a in above), default=TEXT_PX)
-    _sub(layout, "margin")["t"] = 30 + int(lines * (size + 8))
+    _sub(layout, "margin")["t"] = 30 + panel_titles_px(fig, gap=8, default_size=TEXT_PX)
     return fig
 
 

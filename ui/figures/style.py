@@ -105,17 +105,15 @@ def wrap_title(text: str, max_chars: int) -> str:
     return "<br>".join([*lines, line])
 
 
-def panel_titles_px(fig) -> int:
-    """The height of a figure's panel titles (make_subplots' subplot_titles: annotations on the plots' top edge,
-    bottom-anchored), which share the top margin with the chart's title: their lines at their font size."""
+def panel_titles_px(fig, gap: int = 6, default_size: float = FONT_SIZE) -> int:
+    """The height of a figure's panel titles (make_subplots' subplot_titles: annotations on or above the plots'
+    top edge), which share the top margin with the chart's title: their lines at their font size, plus `gap` a
+    line. `fig`: plain data or a go.Figure."""
     layout = fig.get("layout", {}) if isinstance(fig, dict) else fig.layout.to_plotly_json()
-    above = [
-        a for a in layout.get("annotations") or ()
-        if a.get("yref") == "paper" and (a.get("y") or 0) >= 1 and a.get("yanchor") == "bottom"
-    ]  # fmt: skip
+    above = [a for a in layout.get("annotations") or () if a.get("yref") == "paper" and (a.get("y") or 0) >= 1]
     lines = max((1 + str(a.get("text") or "").count("<br>") for a in above), default=0)
-    size = max(((a.get("font") or {}).get("size") or FONT_SIZE for a in above), default=FONT_SIZE)
-    return int(lines * (size + 6))
+    size = max(((a.get("font") or {}).get("size") or default_size for a in above), default=default_size)
+    return int(lines * (size + gap))
 
 
 def style(fig, title: str, height: int = 400, fixed_margin: dict | None = None, half: bool = False, **layout):
