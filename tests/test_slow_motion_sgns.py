@@ -6,19 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from apptest_support import app, captions, chart, decode, no_exception
+from test_core_slow_motion import CASES  # the full softmax's settings: padding, max_norm, a tied head
 
 from core import TrainConfig, Trainer
 from core.arithmetic import agreement
 from core.slow_motion import SampledStages, optimizer_step, replay_step, stages
-
-CASES = [
-    {},
-    {"tie_weights": True},
-    {"padding_idx": 3},
-    {"padding_idx": 3, "tie_weights": True},
-    {"max_norm": 0.8},
-    {"max_norm": 0.8, "tie_weights": True, "padding_idx": 0},
-]
 
 
 def closed_form(cfg: TrainConfig, weight, head, ids, targets, negatives) -> dict:
