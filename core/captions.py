@@ -50,13 +50,14 @@ def percent(share: float | None) -> str:
 MODEL_NAMES = {"skipgram": "full softmax", "sgns": "negative sampling", "gpt": "GPT"}  # config.MODELS, short
 
 
-def describe_run(cfg: TrainConfig, form: str = "full") -> str:
+def describe_run(cfg: TrainConfig, form: str = "full", model: bool = True, setup: bool = True) -> str:
     """The run in one line, from its config. 'head' (the sidebar): 'SGD, lr 0.5, 100 × 16 table'; 'legend'
     (Compare's members): 'SGD lr 0.5, momentum 0.9, wd 0.01, tied'; 'full' (Predict): 'SGD, lr 0.5, momentum
-    0.9, no weight decay, untied head, padding_idx 0, max_norm 1'."""
+    0.9, no weight decay, untied head, padding_idx 0, max_norm 1'. A legend leaves out the model with `model`
+    False and a tied head and max_norm with `setup` False (member_labels: what every member shares)."""
     spec, legend = OPTIMIZERS[cfg.optimizer], form == "legend"
     parts = [f"{spec.label}{'' if legend else ','} lr {cfg.lr:g}"]
-    if legend and cfg.model != "skipgram":  # the model, when it is not the default
+    if legend and model and cfg.model != "skipgram":  # the model, when it is not the default
         parts[0] = f"{MODEL_NAMES[cfg.model]}: {parts[0]}"
     if form == "head":
         return f"{parts[0]}, {cfg.vocab_size:,} × {cfg.dim:,} table"
@@ -65,23 +66,40 @@ def describe_run(cfg: TrainConfig, form: str = "full") -> str:
         beta1_set = spec.uses_betas and cfg.beta1 != optimizer_defaults(cfg.optimizer)["beta1"]
         parts += [f"beta1 {cfg.beta1:g}"] if beta1_set else []
         parts += [f"wd {cfg.weight_decay:g}"] if cfg.weight_decay else []
-        parts += ["tied"] if cfg.tie_weights else []
+        parts += ["tied"] if cfg.tie_weights and setup else []
     else:
         parts.append(f"weight decay {cfg.weight_decay:g}" if cfg.weight_decay else "no weight decay")
         parts.append("tied head" if cfg.tie_weights else "untied head")
         parts += [f"padding_idx {cfg.padding_idx}"] if cfg.padding_idx is not None else []
-    parts += [f"max_norm {cfg.max_norm:g}"] if cfg.max_norm is not None else []
+    parts += [f"max_norm {cfg.max_norm:g}"] if cfg.max_norm is not None and (setup or not legend) else []
     return ", ".join(parts)
 
 
 def member_labels(configs: Sequence[TrainConfig]) -> list[str]:
-    """Compare's name for each member (describe_run's legend), numbered where two would read the same."""
+    """Compare's name for each member (describe_run's legend), numbered where two would read the same. A label
+    names only what sets its member apart: a model, a tied head or max_norm that every member shares is left out
+    (compare_intro says it once), so four labels fit a projector's panels and half-width legends."""
+    one_model = len({c.model for c in configs}) == 1
+    one_setup = len({(c.tie_weights, c.max_norm) for c in configs}) == 1
     seen: dict[str, int] = {}
     out = []
-    for label in (describe_run(c, "legend") for c in configs):
+    for label in (describe_run(c, "legend", model=not one_model, setup=not one_setup) for c in configs):
         seen[label] = seen.get(label, 0) + 1
         out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
     return out
+
+
+def shared_setup(configs: Sequence[TrainConfig]) -> str:
+    """What member_labels leaves out because every member shares it, in words: 'negative sampling, tied head,
+    max_norm 1' (the default skip-gram, an untied head and no max_norm go unsaid); '' when nothing is."""
+    if not configs:
+        return ""
+    first = configs[0]
+    parts = [MODEL_NAMES[first.model]] if len({c.model for c in configs}) == 1 and first.model != "skipgram" else []
+    if len({(c.tie_weights, c.max_norm) for c in configs}) == 1:
+        parts += ["tied head"] if first.tie_weights else []
+        parts += [f"max_norm {first.max_norm:g}"] if first.max_norm is not None else []
+    return ", ".join(parts)
 
 
 def were(n: int) -> str:
@@ -588,12 +606,15 @@ def _each(labels: Sequence[str], values: Sequence, fmt: str) -> str:
 
 
 def compare_intro(base: TrainConfig, configs: Sequence[TrainConfig] = ()) -> str:
-    """What every member of a comparison shares (`configs`: the members, when they may differ in model)."""
+    """What every member of a comparison shares (`configs`: the members, when they may differ in model), the
+    model, a tied head and max_norm included when the members' labels leave them out (shared_setup)."""
     models = list(dict.fromkeys(c.model for c in configs))
+    shared = shared_setup(configs)
+    shared = f" ({shared})" if shared else ""
     if len(models) <= 1:
         return (
-            f"Every optimizer trains the sidebar's {base.vocab_size:,} × {base.dim:,} table from the same start, "
-            f"seed {base.seed}, batch {base.batch_size}. Changing a choice here starts the comparison over."
+            f"Every optimizer trains the sidebar's {base.vocab_size:,} × {base.dim:,} table{shared} from the same "
+            f"start, seed {base.seed}, batch {base.batch_size}. Changing a choice here starts the comparison over."
         )
     names = ", ".join(MODEL_NAMES[m] for m in models[:-1]) + f" and {MODEL_NAMES[models[-1]]}"
     batches = (
@@ -602,8 +623,9 @@ def compare_intro(base: TrainConfig, configs: Sequence[TrainConfig] = ()) -> str
         else "all on the same batches"
     )
     return (
-        f"Every member ({names}) trains a {base.vocab_size:,} × {base.dim:,} token table from the same start, "
-        f"seed {base.seed}, batch {base.batch_size}: {batches}. Changing a choice here starts the comparison over."
+        f"Every member ({names}) trains a {base.vocab_size:,} × {base.dim:,} token table{shared} from the same "
+        f"start, seed {base.seed}, batch {base.batch_size}: {batches}. Changing a choice here starts the comparison "
+        "over."
     )
 
 

@@ -30,12 +30,13 @@ all_series, V = run.series(), base.vocab_size
 guesses = run.blind_guesses()  # ln V, and negative sampling's (k+1) ln 2 if a member uses it
 display.chart(compare.compare_loss(labels, all_series, guesses, same_batches=run.same_batches))
 st.caption(captions.compare_loss_caption(labels, all_series, guesses))
-left, right = display.columns(2)
+half = compare.legends_fit_half(labels)  # side by side, or one above the other where a legend would be cut
+left, right = display.columns(2) if half else (st.container(), st.container())
 with left:
-    display.chart(compare.compare_counts(labels, all_series))
+    display.chart(compare.compare_counts(labels, all_series, half))
     st.caption(captions.compare_counts_caption(labels, all_series, *run.grad_masks_agree(), who))
 with right:
-    display.chart(compare.compare_moved_without_grad(labels, all_series))
+    display.chart(compare.compare_moved_without_grad(labels, all_series, half))
     st.caption(captions.compare_moved_caption(labels, all_series))
 
 vocab = run.members[0].vocab

@@ -31,8 +31,9 @@ CHARTS_DRAWN = (  # at least one chart, and every chart on the page drawn
     " return charts.length > 0 && charts.every(c => c.querySelector('.main-svg .gtitle, .main-svg .xtick')); }"
 )
 # Every cut label on screen: a button whose label is wider than its box (an ellipsis), a plotly title that runs
-# past its chart's edge (plotly cuts it there), one drawn over a panel title (make_subplots' subplot titles), and a
-# legend entry drawn over an x axis's title.
+# past its chart's edge (plotly cuts it there), one drawn over a panel title (make_subplots' subplot titles), two
+# panel titles drawn over each other, a legend entry that runs past its chart's edge, and one drawn over an x
+# axis's title.
 CUT = """() => {
   const cut = [];
   for (const label of document.querySelectorAll('[data-testid^=stBaseButton] [data-testid=stMarkdownContainer]')) {
@@ -46,6 +47,8 @@ CUT = """() => {
     if (text.right > box.right + 1 || text.left < box.left - 1) cut.push('chart title: ' + title.textContent);
     for (const entry of chart.querySelectorAll('.legendtext')) {  // a legend under the plot, over the x axis's title
       const r = entry.getBoundingClientRect();
+      if (r.width > 0 && r.right > box.right + 1)
+        cut.push(`legend entry cut at the chart's edge: ${entry.textContent}`);
       for (const axis of chart.querySelectorAll('.g-xtitle text')) {
         const a = axis.getBoundingClientRect();
         if (Math.min(r.right, a.right) - Math.max(r.left, a.left) > 1
@@ -59,6 +62,12 @@ CUT = """() => {
           && Math.min(r.bottom, text.bottom) - Math.max(r.top, text.top) > 1)
         cut.push(`chart title over a panel title: ${title.textContent} / ${panel.textContent}`);
     }
+    const panels = [...chart.querySelectorAll('.annotation-text')].map(p => [p.textContent, p.getBoundingClientRect()]);
+    panels.forEach(([name, r], i) => panels.slice(i + 1).forEach(([other, o]) => {
+      if (r.width > 0 && o.width > 0 && Math.min(r.right, o.right) - Math.max(r.left, o.left) > 1
+          && Math.min(r.bottom, o.bottom) - Math.max(r.top, o.top) > 1)
+        cut.push(`panel titles over each other: ${name} / ${other}`);
+    }));
   }
   return cut;
 }"""
@@ -73,6 +82,7 @@ def page(browser):
 
 def _drawn(page, path: str) -> None:
     wait_idle(page, FIRST_LOAD_MS)
+    path = path.partition("?")[0]
     if path in CLICK_FIRST:
         label, step = CLICK_FIRST[path]
         for _ in range(3):  # a click that lands while the page's first runs settle can be dropped: click again
@@ -131,8 +141,9 @@ def test_no_button_label_is_cut_and_no_chart_title_in_projector_mode_at_1024_by_
         assert cut == []  # titles are drawn above the chart, as HTML that wraps
 
 
-@pytest.mark.parametrize("path", PAGES)
+# Compare's members with negative sampling, a tied head and max_norm: the longest labels a single model gives
+@pytest.mark.parametrize("path", [*PAGES, "/compare?model=sgns&tie_weights=true&max_norm=1"])
 def test_no_chart_title_is_cut_at_1024_by_768_without_projector_mode(server, page, path):
-    open_page(page, server.url(f"{path}?step=12"), timeout=FIRST_LOAD_MS)
+    open_page(page, server.url(f"{path}{'&' if '?' in path else '?'}step=12"), timeout=FIRST_LOAD_MS)
     _drawn(page, path)
     assert page.evaluate(CUT) == []

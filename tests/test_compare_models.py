@@ -4,6 +4,7 @@ same text; each member equals a solo Trainer of its config; the page names each 
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -65,3 +66,6 @@ def test_the_page_lets_a_member_use_another_model_and_says_so():
     titles = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Loss per step, same text" in t for t in titles) and not any("same batches" in t for t in titles)
     assert any("PCA of each member" in t for t in titles)
+    counts = next(json.loads(t)["layout"] for t in titles if "Rows with a gradient" in t)
+    # 'negative sampling: Adam lr 0.05' would be cut in a half column: the count charts are full width, one title line
+    assert counts["title"]["text"] == "Rows with a gradient (dotted), rows moved"

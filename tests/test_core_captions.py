@@ -43,6 +43,28 @@ def test_member_labels_number_members_that_would_read_the_same():
     assert captions.member_labels([same, same]) == ["Adam lr 0.05", "Adam lr 0.05 (2)"]
 
 
+def test_member_labels_leave_out_what_every_member_shares_and_the_intro_says_it_once():
+    base = TrainConfig(vocab_size=60, dim=16, model="sgns", tie_weights=True, max_norm=1.0)
+    same = [member_config(base, "sgd", lr=0.5), member_config(base, "adamw", lr=0.05, weight_decay=0.01)]
+    assert captions.member_labels(same) == ["SGD lr 0.5", "AdamW lr 0.05, wd 0.01"]
+    assert captions.shared_setup(same) == "negative sampling, tied head, max_norm 1"
+    assert "the sidebar's 60 × 16 table (negative sampling, tied head, max_norm 1) from the same start" in (
+        captions.compare_intro(base, same)
+    )
+    mixed = [same[0], member_config(base.replace(max_norm=None), "adam", lr=0.05, model="skipgram")]
+    assert captions.member_labels(mixed) == [  # members that differ keep what sets them apart
+        "negative sampling: SGD lr 0.5, tied, max_norm 1", "Adam lr 0.05, tied",
+    ]  # fmt: skip
+    assert captions.shared_setup(mixed) == ""
+    two_models = [same[0], member_config(base, "adam", lr=0.05, model="skipgram")]
+    assert captions.member_labels(two_models) == ["negative sampling: SGD lr 0.5", "Adam lr 0.05"]
+    assert "trains a 60 × 16 token table (tied head, max_norm 1) from the same start" in (
+        captions.compare_intro(base, two_models)
+    )
+    plain = [member_config(TrainConfig(), name) for name in ("sgd", "adam")]
+    assert captions.shared_setup(plain) == "" and "table from the same start" in captions.compare_intro(plain[0], plain)
+
+
 def test_scale_rows_put_the_run_first_counted_from_its_parameters():
     mine = run_table(Trainer(TrainConfig(vocab_size=60, dim=16)).model)
     rows = captions.scale_rows(mine)

@@ -9,8 +9,9 @@ from stand_in import stand_in_record
 
 from core import TrainConfig, Trainer
 from core.captions import mask_caption, mask_title
+from core.compare import Series
 from core.rows import GradientGroups, lookup_names, move_parts, update_raster
-from ui.figures import masks, style, train, updates
+from ui.figures import compare, masks, style, train, updates
 from ui.links import parse_query, parse_value, to_query
 
 
@@ -145,3 +146,26 @@ def test_sampled_rows_get_evenly_spaced_slots_in_row_order():
         masks.grad_mask_bars(np.arange(4), list("abcd"), np.ones(4), [("neither", "n", np.ones(4, bool))], "t")
     )
     assert whole.layout.xaxis.type in (None, "-", "linear")  # every row: a plain numeric axis
+
+
+def test_compare_panel_titles_wrap_at_their_items_and_counts_get_whole_number_ticks():
+    labels = ["negative sampling: SGD lr 0.5", "AdamW lr 0.05, wd 0.01", "Adam lr 0.05, beta1 0", "RMSprop lr 0.01"]
+    xy = [np.zeros((3, 2)) for _ in labels]
+    fig = compare.scatter_panels(labels, xy, ["a", "b", "c"], np.array([0, 1, -1]), ["x", "y"], "PCA")
+    titles = [a.text for a in fig.layout.annotations][: len(labels)]
+    assert [t.replace("<br>", " ") for t in titles] == labels  # every word kept, in order
+    width = compare.PANEL_TITLE_CHARS // len(labels)
+    assert all(len(line) <= width for t in titles for line in t.split("<br>"))
+    assert compare.wrap_items(labels[1], 17) == "AdamW lr 0.05,<br>wd 0.01"  # between items, not inside "wd 0.01"
+    assert style.panel_titles_px(fig) == 3 * (style.FONT_SIZE + 6)  # room for the longest title's 3 lines
+
+    assert compare.legends_fit_half(["SGD lr 0.5", "AdamW lr 0.05, wd 0.01"])
+    assert not compare.legends_fit_half(["SGD lr 0.5", "negative sampling: AdamW lr 0.05, wd 0.01"])
+
+    def series(rows):
+        n = len(rows)
+        return Series(np.arange(1, n + 1), np.zeros(n), np.asarray(rows), np.asarray(rows), np.zeros(n, int))
+
+    few = compare.compare_counts(["a"], [series([58, 60, 59])])
+    many = compare.compare_counts(["a"], [series([10, 60, 35])])
+    assert few.layout.yaxis.dtick == 1 and many.layout.yaxis.dtick is None  # 58, 59, 60: no "58.5 rows"

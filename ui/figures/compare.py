@@ -10,7 +10,16 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.compare import Series
-from ui.figures.style import FONT_SIZE, LEGEND_BELOW, LEGEND_BELOW_HALF, OKABE_ITO, category_colour, plain, style
+from ui.figures.style import (
+    FONT_SIZE,
+    LEGEND_BELOW,
+    LEGEND_BELOW_HALF,
+    OKABE_ITO,
+    category_colour,
+    plain,
+    style,
+    wrap_title,
+)
 
 # Members whose curves coincide (Adam and AdamW without decay) stay apart: each its own colour, dash and marker
 DASHES = ("solid", "dash", "dot", "dashdot")
@@ -19,6 +28,38 @@ MARKER_SIZES = (10, 14, 9, 14)  # on the same point both show (the open one's ou
 MEMBER_COLOURS = (OKABE_ITO[3], OKABE_ITO[4], OKABE_ITO[5], OKABE_ITO[7])  # blue, vermillion, pink, black: no
 # orange (the optimizer state's colour elsewhere) and no yellow (#F0E442 is faint on white)
 MARKERS_SHOWN = 12  # markers per curve: enough to tell two coinciding curves apart, few enough to read the line
+# A legend entry of a half-width chart: its symbol and about this many characters fit a 1024 px projector's half
+# column (~255 px at the legend's 13 px); a longer label is cut at the chart's edge (plotly does not wrap it)
+HALF_LEGEND_CHARS = 30
+PANEL_TITLE_CHARS = 52  # panel-title characters (at FONT_SIZE) across a full-width chart: divided among its panels
+
+
+def legends_fit_half(labels: Sequence[str]) -> bool:
+    """Whether Compare's count charts can sit side by side: every member's legend entry fits a half column."""
+    return max((len(label) for label in labels), default=0) <= HALF_LEGEND_CHARS
+
+
+def wrap_items(text: str, max_chars: int) -> str:
+    """A label's comma-separated items ('AdamW lr 0.05, wd 0.01') packed into lines (<br>) of at most
+    `max_chars`, a line broken inside an item only when the item alone is longer (then at its spaces)."""
+    pieces = text.split(", ")
+    lines: list[str] = []
+    for item in [f"{piece}," for piece in pieces[:-1]] + pieces[-1:]:
+        if lines and len(lines[-1]) + 1 + len(item) <= max_chars:
+            lines[-1] += f" {item}"
+        else:
+            lines += wrap_title(item, max_chars).split("<br>")
+    return "<br>".join(lines)
+
+
+def _count_axis(title: str, series: Sequence[Series], fields: Sequence[str]) -> dict:
+    """A y axis counting rows: whole-number ticks where the counts span only a few rows (plotly's own choice
+    there, 58, 58.5, 59, reads as half rows)."""
+    values = [v for s in series for f in fields for v in getattr(s, f)]
+    axis = {"title": {"text": title}}
+    if values and max(values) - min(values) <= 5:
+        axis["dtick"] = 1
+    return axis
 
 
 def _member_colour(i: int) -> str:
@@ -67,9 +108,10 @@ def compare_loss(
     )
 
 
-def compare_counts(labels: Sequence[str], series: Sequence[Series]) -> go.Figure:
+def compare_counts(labels: Sequence[str], series: Sequence[Series], half: bool = True) -> go.Figure:
     """Per step and member: rows with a gradient (dotted) and rows that moved (solid). One legend entry a member
-    (the title says which line is which; clicking it hides both): two a member ran into the x axis's title."""
+    (the title says which line is which; clicking it hides both): two a member ran into the x axis's title.
+    `half`: drawn in a half column (legends_fit_half)."""
     fig = go.Figure()
     for i, (label, s) in enumerate(zip(labels, series, strict=True)):
         colour = _member_colour(i)
@@ -80,16 +122,17 @@ def compare_counts(labels: Sequence[str], series: Sequence[Series]) -> go.Figure
                                  line={"color": colour, "width": 2, "dash": "dot"}, legendgroup=label,
                                  showlegend=False))  # fmt: skip
     return style(
-        fig, "Rows with a gradient (dotted), rows moved", height=380, xaxis_title="step", yaxis_title="rows",
-        legend=LEGEND_BELOW_HALF, half=True,
+        fig, "Rows with a gradient (dotted), rows moved", height=380, xaxis_title="step",
+        yaxis=_count_axis("rows", series, ("moved_rows", "grad_rows")), legend=LEGEND_BELOW_HALF, half=half,
     )  # fmt: skip
 
 
-def compare_moved_without_grad(labels: Sequence[str], series: Sequence[Series]) -> go.Figure:
-    """Per step and member: how many rows moved although they got no gradient."""
+def compare_moved_without_grad(labels: Sequence[str], series: Sequence[Series], half: bool = True) -> go.Figure:
+    """Per step and member: how many rows moved although they got no gradient. `half`: as compare_counts."""
     return style(
         _member_curves(labels, series, "moved_without_grad"), "Rows that moved without a gradient", height=360,
-        xaxis_title="step", yaxis_title="rows", legend=LEGEND_BELOW_HALF, half=True,
+        xaxis_title="step", yaxis=_count_axis("rows", series, ("moved_without_grad",)), legend=LEGEND_BELOW_HALF,
+        half=half,
     )  # fmt: skip
 
 
@@ -117,9 +160,12 @@ def scatter_panels(
     category_names: Sequence[str],
     title: str,
 ) -> go.Figure:
-    """One 2-D scatter per panel (each (N, 2)), points coloured by category, a legend entry per category once."""
+    """One 2-D scatter per panel (each (N, 2)), points coloured by category, a legend entry per category once.
+    Panel titles are broken into lines that fit their panel: plotly would run them into each other."""
     n = len(coords)
-    fig = make_subplots(rows=1, cols=n, subplot_titles=list(panel_titles), horizontal_spacing=0.04)
+    chars = max(12, PANEL_TITLE_CHARS // max(n, 1))
+    titles = [wrap_items(t, chars) for t in panel_titles]
+    fig = make_subplots(rows=1, cols=n, subplot_titles=titles, horizontal_spacing=0.04)
     text = np.asarray(labels, dtype=object)
     categories = np.asarray(categories)
     for col, xy in enumerate(coords, start=1):
