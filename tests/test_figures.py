@@ -11,7 +11,7 @@ from core import TrainConfig, Trainer
 from core.captions import mask_caption, mask_title
 from core.compare import Series
 from core.rows import GradientGroups, lookup_names, move_parts, update_raster
-from ui.figures import compare, masks, style, train, updates
+from ui.figures import compare, masks, space, style, train, updates
 from ui.links import parse_query, parse_value, to_query
 
 
@@ -169,3 +169,32 @@ def test_compare_panel_titles_wrap_at_their_items_and_counts_get_whole_number_ti
     few = compare.compare_counts(["a"], [series([58, 60, 59])])
     many = compare.compare_counts(["a"], [series([10, 60, 35])])
     assert few.layout.yaxis.dtick == 1 and many.layout.yaxis.dtick is None  # 58, 59, 60: no "58.5 rows"
+
+
+def _points_under_label(label: dict, x: np.ndarray, y: np.ndarray, y_range: tuple[float, float]) -> int:
+    """Points of a curve inside a reference line's label: a third of the plot wide at its end, an eighth high."""
+    height, third = (y_range[1] - y_range[0]) / 8, (x.max() - x.min()) / 3
+    at_end = x <= x.min() + third if label["xanchor"] == "left" else x >= x.max() - third
+    low, high = (label["y"], label["y"] + height) if label["yanchor"] == "bottom" else (label["y"] - height, label["y"])
+    side = (y >= low) & (y <= high)
+    return int((at_end & side).sum())
+
+
+def test_a_reference_lines_label_goes_where_no_curve_is():
+    cfg = TrainConfig(vocab_size=60, dim=16)
+    steps, guess = np.arange(1, 21), float(np.log(60))
+    hugging = np.r_[np.full(10, guess + 2.0), guess + 0.05 * (-1.0) ** np.arange(10)]  # ends on both sides of ln V
+    label = train.loss_curve(steps, hugging, cfg=cfg)["layout"]["annotations"][0]
+    assert _points_under_label(label, steps, hugging, (guess - 0.05, guess + 2.0)) == 0
+    assert label["xanchor"] == "left"  # the right end, where it was always drawn, has points on both sides
+    rising = np.r_[np.full(5, 0.16), np.linspace(0.2, 0.9, 15)]  # purity from just above chance upwards
+    label = space.purity_curve(steps, rising, 0.15, None)["layout"]["annotations"][0]
+    assert _points_under_label(label, steps, rising, space.PURITY_RANGE) == 0
+    assert (label["xanchor"], label["yanchor"]) != ("left", "bottom")  # where "chance 15%" lay over the curve
+
+
+def test_compare_puts_two_blind_guesses_labels_at_opposite_ends():
+    series = [Series(np.arange(1, 11), np.linspace(5.0, 3.0, 10), np.ones(10), np.ones(10), np.zeros(10, int))]
+    fig = compare.compare_loss(["a"], series, [(4.09, "ln V"), (4.16, "6 ln 2")])
+    ends = {a.text: a.xanchor for a in fig.layout.annotations}
+    assert set(ends) == {"ln V: a blind guess", "6 ln 2: a blind guess"} and len(set(ends.values())) == 2

@@ -16,6 +16,7 @@ from ui.figures.style import (
     LEGEND_BELOW_HALF,
     OKABE_ITO,
     category_colour,
+    clear_corner,
     plain,
     style,
     wrap_title,
@@ -95,9 +96,16 @@ def compare_loss(
     """Each member's loss per step on one chart, with each distinct blind guess (loss, its name: ln V, negative
     sampling's (k+1) ln 2) dashed."""
     fig = _member_curves(labels, series, "loss")
-    for i, (value, what) in enumerate(guesses):  # two close lines: their labels on opposite sides
-        fig.add_hline(y=value, line={"dash": "dash", "color": "#777777"}, annotation_text=f"{what}: a blind guess",
-                      annotation_position="top right" if i % 2 == 0 else "bottom left")  # fmt: skip
+    curves = [(s.steps, s.loss) for s in series]
+    taken = None
+    for value, what in guesses:  # each label where no curve is; two close lines: their labels at opposite ends
+        corner = clear_corner(curves, value, prefer="right" if taken != "right" else "left")
+        if corner["xanchor"] == taken:
+            corner = corner | {"x": 1 - corner["x"], "xanchor": "left" if taken == "right" else "right"}
+        taken = corner["xanchor"]
+        fig.add_hline(y=value, line={"dash": "dash", "color": "#777777"})
+        fig.add_annotation(text=f"{what}: a blind guess", showarrow=False, xref="x domain", yref="y", y=value,
+                           font={"color": "#777777"}, **corner)  # fmt: skip
     return style(
         fig,
         "Loss per step, same batches" if same_batches else "Loss per step, same text",

@@ -10,7 +10,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.rows import sample_rows
-from ui.figures.style import FONT_SIZE, NO_CATEGORY, PADDING, USED, category_colour, figure, merge, plain, style, trace
+from ui.figures.style import (
+    FONT_SIZE,
+    NO_CATEGORY,
+    PADDING,
+    USED,
+    category_colour,
+    clear_corner,
+    figure,
+    merge,
+    plain,
+    style,
+    trace,
+)
+
+PURITY_RANGE = (0.0, 1.02)  # the purity axis: 0 to 1, with room for a marker at 1
 
 MAX_TEXT_LABELS = 60  # points drawn with their word beside them; more only show it on hover
 LABEL_PX, HEAD_LABEL_PX = 12, 17  # a point's word; a trail head's
@@ -234,12 +248,12 @@ def purity_curve(steps: np.ndarray, purity: np.ndarray, chance: float | None, ma
     """kNN category purity over the kept frames, with the chance level and the step the page is looking at."""
     curve = trace("scatter", x=steps, y=purity, mode="lines+markers", name="purity", line={"color": USED, "width": 2.5})
     shapes, annotations = [], []
-    if chance is not None:  # what plotly's add_hline(annotation_position="top left") writes
+    if chance is not None:  # what plotly's add_hline writes, its label where the curve is not
         shapes.append({"line": {"color": NO_CATEGORY, "dash": "dash"}, "type": "line", "x0": 0, "x1": 1,
                        "xref": "x domain", "y0": chance, "y1": chance, "yref": "y"})  # fmt: skip
         annotations.append({"font": {"size": FONT_SIZE}, "showarrow": False, "text": f"chance {chance:.0%}",
-                            "x": 0, "xanchor": "left", "xref": "x domain", "y": chance, "yanchor": "bottom",
-                            "yref": "y"})  # fmt: skip
+                            "xref": "x domain", "y": chance, "yref": "y",
+                            **clear_corner([(steps, purity)], chance, PURITY_RANGE, prefer="left")})  # fmt: skip
     if marked_step is not None:  # add_vline
         shapes.append({"line": {"color": PADDING, "width": 2}, "type": "line", "x0": marked_step, "x1": marked_step,
                        "xref": "x", "y0": 0, "y1": 1, "yref": "y domain"})  # fmt: skip
@@ -247,4 +261,4 @@ def purity_curve(steps: np.ndarray, purity: np.ndarray, chance: float | None, ma
         [curve], ({"shapes": shapes} if shapes else {}) | ({"annotations": annotations} if annotations else {})
     )
     return style(fig, "Category purity of 5 nearest neighbours", height=330,
-                  xaxis_title="step", yaxis_title="purity", yaxis_range=[0, 1.02], half=True)  # fmt: skip
+                  xaxis_title="step", yaxis_title="purity", yaxis_range=list(PURITY_RANGE), half=True)  # fmt: skip

@@ -105,6 +105,26 @@ def wrap_title(text: str, max_chars: int) -> str:
     return "<br>".join([*lines, line])
 
 
+def clear_corner(curves, level: float, y_range: tuple[float, float] | None = None, prefer: str = "right") -> dict:
+    """Where a reference line's label (a blind guess, chance) does not lie on the curves: the annotation's x,
+    xanchor and yanchor, at the end of the line ("left" or "right", `prefer` on a tie) and on the side of it
+    (above or below) that fewest points of `curves` ((x, y) array pairs) occupy. The label is taken as a third of
+    the plot wide and an eighth of the y range (`y_range`, default the points' and the level's) high."""
+    xs = np.concatenate([np.asarray(x, dtype=float) for x, _ in curves]) if curves else np.zeros(0)
+    ys = np.concatenate([np.asarray(y, dtype=float) for _, y in curves]) if curves else np.zeros(0)
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[keep], ys[keep]
+    low, high = y_range or ((min(level, ys.min()), max(level, ys.max())) if ys.size else (level - 1, level + 1))
+    height = (high - low) / 8 or 1.0
+    left, right = (xs.min(), xs.max()) if xs.size else (0.0, 1.0)
+    band = (right - left) / 3
+    ends = {"left": xs <= left + band, "right": xs >= right - band}
+    sides = {"bottom": (ys >= level) & (ys <= level + height), "top": (ys <= level) & (ys >= level - height)}
+    options = [(end, side) for end in (prefer, "left" if prefer == "right" else "right") for side in ("bottom", "top")]
+    end, side = min(options, key=lambda o: int((ends[o[0]] & sides[o[1]]).sum()))  # the first of the fewest
+    return {"x": 0 if end == "left" else 1, "xanchor": end, "yanchor": side}
+
+
 def panel_titles_px(fig, gap: int = 6, default_size: float = FONT_SIZE) -> int:
     """The height of a figure's panel titles (make_subplots' subplot_titles: annotations on or above the plots'
     top edge), which share the top margin with the chart's title: their lines at their font size, plus `gap` a

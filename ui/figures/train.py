@@ -7,7 +7,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ui.figures.style import FONT_SIZE, NOT_USED, PADDING, SIGNED, USED, colorscale, figure, style, symmetric, trace
+from ui.figures.style import (
+    FONT_SIZE,
+    NOT_USED,
+    PADDING,
+    SIGNED,
+    USED,
+    clear_corner,
+    colorscale,
+    figure,
+    style,
+    symmetric,
+    trace,
+)
 
 STATUS_TEXT = np.array(["not used", "used this step", "padding"], dtype=object)
 
@@ -23,8 +35,8 @@ def loss_curve(steps: np.ndarray, losses: np.ndarray, marked_step: int | None = 
         layout["shapes"] = [{"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": blind_guess,
                              "y1": blind_guess, "line": {"color": "#555555", "dash": "dash", "width": 2}}]  # fmt: skip
         layout["annotations"] = [{"text": f"{blind_label} = {blind_guess:.2f}", "showarrow": False, "xref": "x domain",
-                                  "x": 1, "xanchor": "right", "yref": "y", "y": blind_guess, "yanchor": "bottom",
-                                  "font": {"size": FONT_SIZE, "color": "#555555"}}]  # fmt: skip
+                                  "yref": "y", "y": blind_guess, "font": {"size": FONT_SIZE, "color": "#555555"},
+                                  **clear_corner([(steps, losses)], blind_guess)}]  # fmt: skip
     if marked_step is not None:
         where = np.flatnonzero(np.asarray(steps) == marked_step)
         if where.size:
