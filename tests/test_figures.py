@@ -198,3 +198,14 @@ def test_compare_puts_two_blind_guesses_labels_at_opposite_ends():
     fig = compare.compare_loss(["a"], series, [(4.09, "ln V"), (4.16, "6 ln 2")])
     ends = {a.text: a.xanchor for a in fig.layout.annotations}
     assert set(ends) == {"ln V: a blind guess", "6 ln 2: a blind guess"} and len(set(ends.values())) == 2
+
+
+def test_the_movement_axis_labels_1_2_and_5_of_each_decade_where_plotly_would_label_every_digit():
+    def axis(movement):
+        freq = np.arange(1, len(movement) + 1) * 10
+        return updates.frequency_vs_movement(freq, movement, ["w"] * len(movement), np.zeros(len(movement), int),
+                                             ["c"], "t")["layout"]["yaxis"]  # fmt: skip
+
+    assert axis(np.array([0.03, 0.1, 0.65]))["dtick"] == "D2"  # 1.3 decades: 0.08, 0.09, 0.1 overlapped
+    assert "dtick" not in axis(np.array([1.4, 2.0, 3.1]))  # under a decade: plotly's linear ticks
+    assert "dtick" not in axis(np.array([1e-6, 1e-3, 1.0]))  # six decades: plotly's whole decades
