@@ -28,8 +28,8 @@ DRAWN = (
     " && all.length > 0 && all.every(c => c.querySelector('.main-svg .gtitle, .main-svg .xtick')); }"
 )
 # Every chart title (plotly's own, or the HTML one above a chart) that runs past the screen's edges, every plotly
-# toolbar (drawn or not yet shown: its buttons' boxes) that overlaps its chart's title, and every legend entry that
-# runs past its chart's edge.
+# toolbar (drawn or not yet shown: its buttons' boxes) that overlaps its chart's title, every legend entry that
+# runs past its chart's edge, and panel titles (make_subplots' subplot titles) drawn over each other.
 OFF_SCREEN = """() => {
   const found = [];
   const hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0
@@ -52,6 +52,10 @@ OFF_SCREEN = """() => {
       if (r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1))
         found.push(`legend entry cut at the chart's edge: ${entry.textContent}`);
     }
+    const panels = [...chart.querySelectorAll('.annotation-text')].map(p => [p.textContent, p.getBoundingClientRect()]);
+    panels.forEach(([name, r], i) => panels.slice(i + 1).forEach(([other, o]) => {
+      if (r.width > 0 && o.width > 0 && hit(r, o)) found.push(`panel titles over each other: ${name} / ${other}`);
+    }));
   }
   for (const title of document.querySelectorAll('.ee-chart-title')) {
     const r = title.getBoundingClientRect();
@@ -93,7 +97,8 @@ def test_a_shared_link_on_a_phone_steps_and_every_chart_title_fits(server, phone
     page.close()
 
 
-@pytest.mark.parametrize("path", [*CHART_PAGES[1:], "/gradient_masks?tie_weights=true"])  # tied: longer legends
+# tied: longer legends; a GPT: the untied head's panel titles beside the table's ("embedding table: 57 rows")
+@pytest.mark.parametrize("path", [*CHART_PAGES[1:], "/gradient_masks?tie_weights=true", "/gradient_masks?model=gpt"])
 def test_every_chart_title_fits_a_phone(server, phone, path):
     page = phone.new_page()
     open_page(page, server.url(f"{path}{'&' if '?' in path else '?'}step=20"), timeout=FIRST_LOAD_MS)

@@ -154,10 +154,10 @@ def test_compare_panel_titles_wrap_at_their_items_and_counts_get_whole_number_ti
     fig = compare.scatter_panels(labels, xy, ["a", "b", "c"], np.array([0, 1, -1]), ["x", "y"], "PCA")
     titles = [a.text for a in fig.layout.annotations][: len(labels)]
     assert [t.replace("<br>", " ") for t in titles] == labels  # every word kept, in order
-    width = compare.PANEL_TITLE_CHARS // len(labels)
+    width = style.PANEL_TITLE_CHARS // len(labels)
     assert all(len(line) <= width for t in titles for line in t.split("<br>"))
-    assert compare.wrap_items(labels[1], 17) == "AdamW lr 0.05,<br>wd 0.01"  # between items, not inside "wd 0.01"
-    assert style.panel_titles_px(fig) == 3 * (style.FONT_SIZE + 6)  # room for the longest title's 3 lines
+    assert style.wrap_items(labels[1], 17) == "AdamW lr 0.05,<br>wd 0.01"  # between items, not inside "wd 0.01"
+    assert style.panel_titles_px(fig) == 4 * (style.FONT_SIZE + 6)  # room for the longest title's 4 lines
 
     assert compare.legends_fit_half(["SGD lr 0.5", "AdamW lr 0.05, wd 0.01"])
     assert not compare.legends_fit_half(["SGD lr 0.5", "negative sampling: AdamW lr 0.05, wd 0.01"])

@@ -282,7 +282,7 @@ def _check_masks(at, t: Truth) -> None:
         _check_contributions(at, t, pad)
     if not t.cfg.tie_weights:
         contrast = _chart(at, "untied head")
-        panels = [a["text"] for a in contrast["layout"]["annotations"]]
+        panels = [a["text"].replace("<br>", " ") for a in contrast["layout"]["annotations"]]  # lines to fit a phone
         rows = lambda n: "1 row" if n == 1 else f"{n:,} rows"  # noqa: E731
         assert panels == [f"embedding table: {rows(a)}", f"output head: {rows(t.head_gets_gradient())}"]
 

@@ -17,9 +17,9 @@ from ui.figures.style import (
     OKABE_ITO,
     category_colour,
     clear_corner,
+    panel_title,
     plain,
     style,
-    wrap_title,
 )
 
 # Members whose curves coincide (Adam and AdamW without decay) stay apart: each its own colour, dash and marker
@@ -32,25 +32,11 @@ MARKERS_SHOWN = 12  # markers per curve: enough to tell two coinciding curves ap
 # A legend entry of a half-width chart: its symbol and about this many characters fit a 1024 px projector's half
 # column (~255 px at the legend's 13 px); a longer label is cut at the chart's edge (plotly does not wrap it)
 HALF_LEGEND_CHARS = 30
-PANEL_TITLE_CHARS = 52  # panel-title characters (at FONT_SIZE) across a full-width chart: divided among its panels
 
 
 def legends_fit_half(labels: Sequence[str]) -> bool:
     """Whether Compare's count charts can sit side by side: every member's legend entry fits a half column."""
     return max((len(label) for label in labels), default=0) <= HALF_LEGEND_CHARS
-
-
-def wrap_items(text: str, max_chars: int) -> str:
-    """A label's comma-separated items ('AdamW lr 0.05, wd 0.01') packed into lines (<br>) of at most
-    `max_chars`, a line broken inside an item only when the item alone is longer (then at its spaces)."""
-    pieces = text.split(", ")
-    lines: list[str] = []
-    for item in [f"{piece}," for piece in pieces[:-1]] + pieces[-1:]:
-        if lines and len(lines[-1]) + 1 + len(item) <= max_chars:
-            lines[-1] += f" {item}"
-        else:
-            lines += wrap_title(item, max_chars).split("<br>")
-    return "<br>".join(lines)
 
 
 def _count_axis(title: str, series: Sequence[Series], fields: Sequence[str]) -> dict:
@@ -171,8 +157,7 @@ def scatter_panels(
     """One 2-D scatter per panel (each (N, 2)), points coloured by category, a legend entry per category once.
     Panel titles are broken into lines that fit their panel: plotly would run them into each other."""
     n = len(coords)
-    chars = max(12, PANEL_TITLE_CHARS // max(n, 1))
-    titles = [wrap_items(t, chars) for t in panel_titles]
+    titles = [panel_title(t, 1 / max(n, 1)) for t in panel_titles]
     fig = make_subplots(rows=1, cols=n, subplot_titles=titles, horizontal_spacing=0.04)
     text = np.asarray(labels, dtype=object)
     categories = np.asarray(categories)

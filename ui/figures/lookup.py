@@ -9,15 +9,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.figures.style import FROM_STATE, MAGNITUDE, SIGNED, USED, plain, style
+from ui.figures.style import FROM_STATE, MAGNITUDE, SIGNED, USED, panel_title, plain, style
 
 
 def one_hot_product(one_hot: np.ndarray, weight: np.ndarray, rows: np.ndarray, tokens: Sequence[str]) -> go.Figure:
     """one_hot (B x V) times W (V x D) gives the selected rows (B x D): the three matrices side by side."""
     tokens = [plain(t) for t in tokens]
-    titles = ("one_hot(x)<br>(B × V)", "W<br>(V × D)", "one_hot(x) @ W<br>(B × D)")  # two lines: narrow panels
     # Gaps wide enough for W's row ticks (the next panel's left) and the colour bar of the product
     widths, gap = [0.36, 0.32, 0.32], 0.08
+    shapes = ("one_hot(x)<br>(B × V)", "W<br>(V × D)", "one_hot(x) @ W<br>(B × D)")  # each shape on a line of its own
+    titles = [panel_title(t, w) for t, w in zip(shapes, widths, strict=True)]  # narrow panels on a phone
     fig = make_subplots(rows=1, cols=3, column_widths=widths, subplot_titles=titles, horizontal_spacing=gap)
     peak = float(np.abs(weight).max()) or 1.0
     fig.add_trace(go.Heatmap(z=one_hot, y=list(tokens), colorscale=MAGNITUDE, showscale=False), 1, 1)
@@ -26,7 +27,7 @@ def one_hot_product(one_hot: np.ndarray, weight: np.ndarray, rows: np.ndarray, t
     fig.add_trace(go.Heatmap(z=rows, y=list(tokens), colorscale=SIGNED, zmin=-peak, zmax=peak, colorbar=colorbar), 1, 3)
     fig.update_yaxes(autorange="reversed")
     fig.update_yaxes(showticklabels=False, row=1, col=3)  # the same tokens as the first panel's rows
-    fig.update_xaxes(title_text="vocabulary row", row=1, col=1)
+    fig.update_xaxes(title_text="vocabulary<br>row", row=1, col=1)  # two lines: "dimension" is next to it on a phone
     fig.update_xaxes(title_text="dimension", row=1, col=2)
     fig.update_xaxes(title_text="dimension", row=1, col=3)
     return style(fig, "A lookup is a one-hot matrix product: each 1 picks one row of W", height=400)

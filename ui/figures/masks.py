@@ -17,6 +17,7 @@ from ui.figures.style import (
     USED,
     colorscale,
     figure,
+    panel_title,
     row_axis,
     style,
     symmetric,
@@ -108,8 +109,8 @@ def grad_norm_contrast(
         "xaxis2": {"anchor": "y2", "domain": domains[1]} | row_axis(rows),
         "yaxis2": {"anchor": "x2", "domain": [0.0, 1.0], "matches": "y", "showticklabels": False},
         "annotations": [
-            {"font": {"size": FONT_SIZE}, "showarrow": False, "text": text_, "x": sum(d) / 2, "xanchor": "center",
-             "xref": "paper", "y": 1.0, "yanchor": "bottom", "yref": "paper"}
+            {"font": {"size": FONT_SIZE}, "showarrow": False, "text": panel_title(text_, d[1] - d[0]),
+             "x": sum(d) / 2, "xanchor": "center", "xref": "paper", "y": 1.0, "yanchor": "bottom", "yref": "paper"}
             for text_, d in zip(panel_titles, domains, strict=True)
         ],
     }  # fmt: skip

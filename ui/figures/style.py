@@ -8,6 +8,7 @@ schema checks live in the tests (tests/test_figures.py reads each figure through
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import numpy as np
@@ -29,6 +30,8 @@ LEGEND_BELOW_ROWS = LEGEND_BELOW | {"y": -0.28, "xanchor": "left"}  # lower: und
 LEGEND_BELOW_HALF = {"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0, "yanchor": "bottom"}
 FULL_WIDTH_CHARS, HALF_WIDTH_CHARS = 44, 30  # title characters that fit a phone's 350 px at 15 px (display.BASE_CSS)
 TITLE_TOP_PX = 14  # from the chart's top edge to its title's first line
+# Panel-title characters (at FONT_SIZE) across a phone's plot area (~260 px of a 350 px chart), shared by its panels
+PANEL_TITLE_CHARS = 36
 
 
 def figure(data: list[dict], layout: dict | None = None, frames: list[dict] | None = None) -> dict:
@@ -103,6 +106,26 @@ def wrap_title(text: str, max_chars: int) -> str:
         else:
             line = f"{line} {word}" if line else word
     return "<br>".join([*lines, line])
+
+
+def wrap_items(text: str, max_chars: int) -> str:
+    """A label's items ('AdamW lr 0.05, wd 0.01'; 'output head: 40 rows') packed into lines (<br>) of at most
+    `max_chars`, broken after a comma or a colon, and inside an item only when the item alone is longer (then at
+    its spaces)."""
+    lines: list[str] = []
+    for item in re.split(r"(?<=[,:]) ", text):
+        if lines and len(lines[-1]) + 1 + len(item) <= max_chars:
+            lines[-1] += f" {item}"
+        else:
+            lines += wrap_title(item, max_chars).split("<br>")
+    return "<br>".join(lines)
+
+
+def panel_title(text: str, share: float) -> str:
+    """A make_subplots panel title broken into lines (wrap_items, each of its own <br> lines too) that fit a panel
+    `share` of the plot's width on a phone: plotly runs a longer one into its neighbour's."""
+    chars = max(8, int(PANEL_TITLE_CHARS * share))
+    return "<br>".join(wrap_items(line, chars) for line in text.split("<br>"))
 
 
 def clear_corner(curves, level: float, y_range: tuple[float, float] | None = None, prefer: str = "right") -> dict:
