@@ -159,7 +159,8 @@ def test_compare_panel_titles_wrap_at_their_items_and_counts_get_whole_number_ti
     assert style.wrap_items(labels[1], 17) == "AdamW lr 0.05,<br>wd 0.01"  # between items, not inside "wd 0.01"
     assert style.panel_titles_px(fig) == 4 * (style.FONT_SIZE + 6)  # room for the longest title's 4 lines
 
-    assert compare.legends_fit_half(["SGD lr 0.5", "AdamW lr 0.05, wd 0.01"])
+    assert compare.legends_fit_half(["SGD lr 0.5", "AdamW lr 0.05, wd 0.01"])  # "AdamW lr 0.05, wd 0.01: moved"
+    assert not compare.legends_fit_half(["SGD lr 0.5", "RMSprop lr 0.01, momentum 0.9"])  # 29 characters, and ": moved"
     assert not compare.legends_fit_half(["SGD lr 0.5", "negative sampling: AdamW lr 0.05, wd 0.01"])
 
     def series(rows):

@@ -32,11 +32,13 @@ MARKERS_SHOWN = 12  # markers per curve: enough to tell two coinciding curves ap
 # A legend entry of a half-width chart: its symbol and about this many characters fit a 1024 px projector's half
 # column (~255 px at the legend's 13 px); a longer label is cut at the chart's edge (plotly does not wrap it)
 HALF_LEGEND_CHARS = 30
+MOVED = ": moved"  # compare_counts' legend entry: the member's label and this
 
 
 def legends_fit_half(labels: Sequence[str]) -> bool:
-    """Whether Compare's count charts can sit side by side: every member's legend entry fits a half column."""
-    return max((len(label) for label in labels), default=0) <= HALF_LEGEND_CHARS
+    """Whether Compare's count charts can sit side by side: every member's legend entry fits a half column (the
+    longest are compare_counts' 'label: moved')."""
+    return max((len(label) for label in labels), default=0) + len(MOVED) <= HALF_LEGEND_CHARS
 
 
 def _count_axis(title: str, series: Sequence[Series], fields: Sequence[str]) -> dict:
@@ -109,7 +111,7 @@ def compare_counts(labels: Sequence[str], series: Sequence[Series], half: bool =
     fig = go.Figure()
     for i, (label, s) in enumerate(zip(labels, series, strict=True)):
         colour = _member_colour(i)
-        fig.add_trace(go.Scatter(x=s.steps, y=s.moved_rows, mode="lines+markers", name=f"{label}: moved",
+        fig.add_trace(go.Scatter(x=s.steps, y=s.moved_rows, mode="lines+markers", name=f"{label}{MOVED}",
                                  line={"color": colour, "width": 2.5}, marker=_member_marker(i),
                                  legendgroup=label))  # fmt: skip
         fig.add_trace(go.Scatter(x=s.steps, y=s.grad_rows, mode="lines", name=f"{label}: gradient",
