@@ -55,6 +55,15 @@ SCROLLING_CONTAINERS = ", ".join(
     f"[data-testid='{test_id}']" for test_id in ("stMain", "stAppViewContainer", "stSidebarContent")
 )
 TWO_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+# A JS function of one chart's element: a line for each two of its panel titles (make_subplots' subplot titles,
+# plotly annotations) whose boxes overlap by more than a pixel each way, as plotly draws a title too long for its panel
+PANEL_OVERLAPS = """(chart) => {
+  const panels = [...chart.querySelectorAll('.annotation-text')].map(p => [p.textContent, p.getBoundingClientRect()]);
+  const over = (a, b) => a.width > 0 && b.width > 0 && Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1
+                         && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+  return panels.flatMap(([name, r], i) => panels.slice(i + 1).filter(([, o]) => over(r, o))
+                                          .map(([other]) => `panel titles over each other: ${name} / ${other}`));
+}"""
 
 # The app skips its background UMAP/numba warm-up when this is set, so a fresh server answers at once.
 SERVER_ENV = {"EMBEDDING_EXPLORER_NO_UMAP_WARMUP": "1"}

@@ -7,7 +7,15 @@ import pytest
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements-dev.txt)")
 
-from browser_support import TWO_FRAMES, assert_no_exception, browser_marks, button, open_page, wait_idle  # noqa: E402
+from browser_support import (  # noqa: E402
+    PANEL_OVERLAPS,
+    TWO_FRAMES,
+    assert_no_exception,
+    browser_marks,
+    button,
+    open_page,
+    wait_idle,
+)
 from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = browser_marks()
@@ -31,7 +39,7 @@ DRAWN = (
 # toolbar (drawn or not yet shown: its buttons' boxes) that overlaps its chart's title, every legend entry that
 # runs past its chart's edge, and panel titles (make_subplots' subplot titles) drawn over each other.
 OFF_SCREEN = """() => {
-  const found = [];
+  const found = [], panelOverlaps = PANEL_OVERLAPS;
   const hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0
                         && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0;
   for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
@@ -52,17 +60,14 @@ OFF_SCREEN = """() => {
       if (r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1))
         found.push(`legend entry cut at the chart's edge: ${entry.textContent}`);
     }
-    const panels = [...chart.querySelectorAll('.annotation-text')].map(p => [p.textContent, p.getBoundingClientRect()]);
-    panels.forEach(([name, r], i) => panels.slice(i + 1).forEach(([other, o]) => {
-      if (r.width > 0 && o.width > 0 && hit(r, o)) found.push(`panel titles over each other: ${name} / ${other}`);
-    }));
+    found.push(...panelOverlaps(chart));
   }
   for (const title of document.querySelectorAll('.ee-chart-title')) {
     const r = title.getBoundingClientRect();
     if (r.right > innerWidth + 1) found.push(`title off the screen: ${title.textContent}`);
   }
   return found;
-}"""
+}""".replace("PANEL_OVERLAPS", PANEL_OVERLAPS)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements-dev.txt)")
 
 from browser_support import (  # noqa: E402
+    PANEL_OVERLAPS,
     TWO_FRAMES,
     assert_no_exception,
     browser_marks,
@@ -35,7 +36,7 @@ CHARTS_DRAWN = (  # at least one chart, and every chart on the page drawn
 # panel titles drawn over each other, a legend entry that runs past its chart's edge, and one drawn over an x
 # axis's title.
 CUT = """() => {
-  const cut = [];
+  const cut = [], panelOverlaps = PANEL_OVERLAPS;
   for (const label of document.querySelectorAll('[data-testid^=stBaseButton] [data-testid=stMarkdownContainer]')) {
     if (label.offsetParent !== null && label.scrollWidth > label.clientWidth + 1)
       cut.push('button: ' + label.textContent);
@@ -62,15 +63,10 @@ CUT = """() => {
           && Math.min(r.bottom, text.bottom) - Math.max(r.top, text.top) > 1)
         cut.push(`chart title over a panel title: ${title.textContent} / ${panel.textContent}`);
     }
-    const panels = [...chart.querySelectorAll('.annotation-text')].map(p => [p.textContent, p.getBoundingClientRect()]);
-    panels.forEach(([name, r], i) => panels.slice(i + 1).forEach(([other, o]) => {
-      if (r.width > 0 && o.width > 0 && Math.min(r.right, o.right) - Math.max(r.left, o.left) > 1
-          && Math.min(r.bottom, o.bottom) - Math.max(r.top, o.top) > 1)
-        cut.push(`panel titles over each other: ${name} / ${other}`);
-    }));
+    cut.push(...panelOverlaps(chart));
   }
   return cut;
-}"""
+}""".replace("PANEL_OVERLAPS", PANEL_OVERLAPS)
 
 
 @pytest.fixture
