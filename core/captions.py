@@ -79,8 +79,7 @@ def member_labels(configs: Sequence[TrainConfig]) -> list[str]:
     """Compare's name for each member (describe_run's legend), numbered where two would read the same. A label
     names only what sets its member apart: a model, a tied head or max_norm that every member shares is left out
     (compare_intro says it once), so four labels fit a projector's panels and half-width legends."""
-    one_model = len({c.model for c in configs}) == 1
-    one_setup = len({(c.tie_weights, c.max_norm) for c in configs}) == 1
+    one_model, one_setup = _shared(configs)
     seen: dict[str, int] = {}
     out = []
     for label in (describe_run(c, "legend", model=not one_model, setup=not one_setup) for c in configs):
@@ -89,14 +88,19 @@ def member_labels(configs: Sequence[TrainConfig]) -> list[str]:
     return out
 
 
+def _shared(configs: Sequence[TrainConfig]) -> tuple[bool, bool]:
+    """Whether every member has the same model, and the same head tying and max_norm (the run's setup)."""
+    return len({c.model for c in configs}) == 1, len({(c.tie_weights, c.max_norm) for c in configs}) == 1
+
+
 def shared_setup(configs: Sequence[TrainConfig]) -> str:
     """What member_labels leaves out because every member shares it, in words: 'negative sampling, tied head,
     max_norm 1' (the default skip-gram, an untied head and no max_norm go unsaid); '' when nothing is."""
     if not configs:
         return ""
-    first = configs[0]
-    parts = [MODEL_NAMES[first.model]] if len({c.model for c in configs}) == 1 and first.model != "skipgram" else []
-    if len({(c.tie_weights, c.max_norm) for c in configs}) == 1:
+    first, (one_model, one_setup) = configs[0], _shared(configs)
+    parts = [MODEL_NAMES[first.model]] if one_model and first.model != "skipgram" else []
+    if one_setup:
         parts += ["tied head"] if first.tie_weights else []
         parts += [f"max_norm {first.max_norm:g}"] if first.max_norm is not None else []
     return ", ".join(parts)
